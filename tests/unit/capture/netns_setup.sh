@@ -1,0 +1,60 @@
+#!/bin/sh
+# Builds a flannel-shaped node out of private network namespaces (kfa-cap-*), never touching the root netns.
+set -eu
+N=kfa-cap-node; P=kfa-cap-peer; A=kfa-cap-pod-a; B=kfa-cap-pod-b; X=kfa-cap-newfl
+for ns in $N $P $A $B $X; do ip netns add $ns; done
+# underlay: node enp0s8 <-> peer enp0s8
+ip -n $N link add enp0s8 type veth peer name enp0s8 netns $P
+ip -n $N addr add 192.168.100.10/24 dev enp0s8; ip -n $N link set enp0s8 up; ip -n $N link set lo up
+ip -n $P addr add 192.168.100.101/24 dev enp0s8; ip -n $P link set enp0s8 up
+# VTEP, as flannel's vxlan backend creates it
+ip -n $N link add flannel.1 type vxlan id 1 local 192.168.100.10 dev enp0s8 dstport 8472 nolearning
+ip -n $N link set flannel.1 mtu 1450
+ip -n $N addr add 172.16.0.0/32 dev flannel.1
+ip -n $N link set flannel.1 up
+# routes/neigh/fdb for two remote nodes
+ip -n $N route add 172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink
+ip -n $N route add 172.16.2.0/24 via 172.16.2.0 dev flannel.1 onlink
+ip -n $N neigh replace 172.16.1.0 lladdr 42:7b:d8:d5:f7:8c dev flannel.1 nud permanent
+ip -n $N neigh replace 172.16.2.0 lladdr 62:a9:f6:cb:35:22 dev flannel.1 nud permanent
+bridge -n $N fdb replace 42:7b:d8:d5:f7:8c dev flannel.1 dst 192.168.100.101 self permanent
+bridge -n $N fdb replace 62:a9:f6:cb:35:22 dev flannel.1 dst 192.168.100.102 self permanent
+# bridge + two pods
+ip -n $N link add cni0 type bridge
+ip -n $N link set cni0 mtu 1450
+ip -n $N addr add 172.16.0.1/24 dev cni0
+ip -n $N link set cni0 up
+i=2
+for pod in $A $B; do
+  v=veth$(printf '%08x' $i)
+  ip -n $N link add $v mtu 1450 type veth peer name eth0 netns $pod
+  ip -n $N link set $v master cni0
+  ip -n $N link set $v type bridge_slave hairpin on
+  ip -n $N link set $v up
+  ip -n $pod addr add 172.16.0.$i/24 dev eth0
+  ip -n $pod link set eth0 up; ip -n $pod link set lo up
+  ip -n $pod route add default via 172.16.0.1
+  i=$((i+1))
+done
+# flannel v0.16.1 ip-masq and forward rules (network/iptables.go order), plus kube-proxy's jump for realism
+ip netns exec $N iptables -t nat -N KUBE-POSTROUTING
+ip netns exec $N iptables -t nat -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+ip netns exec $N iptables -t nat -A POSTROUTING -s 172.16.0.0/16 -d 172.16.0.0/16 -j RETURN
+ip netns exec $N iptables -t nat -A POSTROUTING -s 172.16.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully
+ip netns exec $N iptables -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.0.0/24 -j RETURN
+ip netns exec $N iptables -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.0.0/16 -j MASQUERADE --random-fully
+ip netns exec $N iptables -t filter -A FORWARD -s 172.16.0.0/16 -j ACCEPT
+ip netns exec $N iptables -t filter -A FORWARD -d 172.16.0.0/16 -j ACCEPT
+# newer flannel layout (FLANNEL-POSTRTG / FLANNEL-FWD chains, comments as flannel >= 0.17 writes them)
+ip netns exec $X iptables -t nat -N FLANNEL-POSTRTG
+ip netns exec $X iptables -t nat -A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j RETURN
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "flanneld masq" -j RETURN
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "flanneld masq" -j RETURN
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
+ip netns exec $X iptables -t nat -A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
+ip netns exec $X iptables -t filter -N FLANNEL-FWD
+ip netns exec $X iptables -t filter -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
+ip netns exec $X iptables -t filter -A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+ip netns exec $X iptables -t filter -A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
