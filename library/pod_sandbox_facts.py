@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Gathers every pod sandbox of a node with its pause process and the namespaces its containers share.
+# Parsing lives in module_utils/sandbox_parse.py.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: pod_sandbox_facts
+short_description: Gather pod sandboxes, their pause processes and containers' namespaces as facts
+description:
+  - Lists pod sandboxes and containers through crictl with one command per data source, whatever the number of pods
+    (C(crictl pods -o json), C(crictl ps -o json), C(crictl inspectp -o json ID...), C(crictl inspect -o json ID...)).
+  - Takes the namespace truth from C(/proc/<pid>/ns/*) of the pause (infra) process and of every container, read in
+    one pass over C(/proc), as C(lsns) does.
+  - For each sandbox, counts the pause processes in the pod's network and IPC namespaces (exactly one is healthy)
+    and tells for every container which namespaces it shares with the pause process.
+  - A host without crictl gets RV(ansible_facts.pod_sandboxes.present=false), not an error.
+  - Malformed or empty command output fails the module, naming the command and what was wrong.
+version_added: "1.0.0"
+author:
+  - kubeadm-flannel project
+options:
+  crictl:
+    description: crictl binary (name looked up in PATH and /usr/local/bin, or a path).
+    type: str
+    default: crictl
+  runtime_endpoint:
+    description: CRI endpoint passed as C(--runtime-endpoint); crictl's own configuration applies when omitted.
+    type: str
+  timeout:
+    description: crictl connection timeout in seconds.
+    type: int
+    default: 10
+  pause_commands:
+    description: Process names (C(/proc/<pid>/comm)) that count as an infra container process.
+    type: list
+    elements: str
+    default: [pause]
+requirements:
+  - crictl (any release with C(-o json); several ids per inspect call)
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+notes:
+  - Only running containers are listed (C(crictl ps) without C(-a)): exited ones have no process to compare.
+"""
+
+EXAMPLES = r"""
+- name: Gather pod sandbox facts
+  pod_sandbox_facts:
+    runtime_endpoint: unix:///run/containerd/containerd.sock
+
+- name: Pods whose pause process is missing or duplicated
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.pod_sandboxes.sandboxes | rejectattr('pause_processes', 'length') | map(attribute='name') }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    pod_sandboxes:
+      description: Pod sandboxes of this node.
+      returned: always
+      type: complex
+      contains:
+        present:
+          description: Whether crictl was found and answered.
+          returned: always
+          type: bool
+          sample: true
+        crictl:
+          description: Path of the crictl used, null when absent.
+          returned: always
+          type: str
+          sample: /usr/local/bin/crictl
+        sandboxes:
+          description: One entry per sandbox reported by C(crictl pods).
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            id:
+              description: Sandbox id.
+              type: str
+            name:
+              description: Pod name.
+              type: str
+              sample: myweb2
+            namespace:
+              description: Pod namespace.
+              type: str
+              sample: default
+            uid:
+              description: Pod UID.
+              type: str
+            attempt:
+              description: Sandbox attempt number.
+              type: int
+            state:
+              description: C(SANDBOX_READY) or C(SANDBOX_NOTREADY).
+              type: str
+              sample: SANDBOX_READY
+            runtime_handler:
+              description: Runtime handler, empty for the default.
+              type: str
+            ip:
+              description: Pod IP, null for host-network pods and stopped sandboxes.
+              type: str
+              sample: 172.16.0.15
+            additional_ips:
+              description: Further pod IPs (dual stack).
+              type: list
+              elements: str
+            pid:
+              description: PID of the infra (pause) process, null when there is none.
+              type: int
+            pid_alive:
+              description: Whether that process exists in /proc.
+              type: bool
+            command:
+              description: Its /proc comm.
+              type: str
+              sample: pause
+            namespaces:
+              description: Namespace inodes of the pause process (net, ipc, uts, pid, mnt).
+              type: dict
+              sample: {"net": 4026532522, "ipc": 4026532603, "uts": 4026532602, "pid": 4026532604, "mnt": 4026532601}
+            namespace_options:
+              description: CRI namespace modes of the sandbox (POD, CONTAINER, NODE or TARGET).
+              type: complex
+              contains:
+                network:
+                  description: NODE for host-network pods.
+                  type: str
+                  sample: POD
+                pid:
+                  description: POD when the pod shares its process namespace, NODE for hostPID.
+                  type: str
+                  sample: CONTAINER
+                ipc:
+                  description: NODE for hostIPC pods.
+                  type: str
+                  sample: POD
+            pause_processes:
+              description: PIDs of processes named in O(pause_commands) in the pod's net and IPC namespaces.
+              type: list
+              elements: int
+            containers:
+              description: Running containers of the sandbox.
+              type: list
+              elements: dict
+              contains:
+                id:
+                  description: Container id.
+                  type: str
+                pod_id:
+                  description: Sandbox id.
+                  type: str
+                name:
+                  description: Container name.
+                  type: str
+                  sample: nginx
+                attempt:
+                  description: Restart attempt.
+                  type: int
+                state:
+                  description: CRI container state.
+                  type: str
+                  sample: CONTAINER_RUNNING
+                image:
+                  description: Image reference.
+                  type: str
+                pid:
+                  description: PID of the container's first process.
+                  type: int
+                pid_alive:
+                  description: Whether that process exists.
+                  type: bool
+                command:
+                  description: Its /proc comm.
+                  type: str
+                namespaces:
+                  description: Namespace inodes of the container process.
+                  type: dict
+                shares:
+                  description: For each of net, ipc, uts, pid, mnt, whether the container's namespace is the pause
+                    process's (null when either process is gone).
+                  type: dict
+                  sample: {"net": true, "ipc": true, "uts": true, "pid": false, "mnt": false}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.netfacts_common import ParseError
+from ansible.module_utils.sandbox_parse import (
+    build_sandboxes,
+    parse_containers,
+    parse_inspect,
+    parse_inspectp,
+    parse_pods,
+    parse_processes,
+    read_proc_raw,
+)
+
+
+def run(module, argv):
+    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+    if rc != 0:
+        module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()),
+                         cmd=argv, rc=rc, stdout=out, stderr=err)
+    return out
+
+
+def gather(module):
+    p = module.params
+    crictl = module.get_bin_path(p["crictl"], opt_dirs=["/usr/local/bin"])
+    if not crictl:
+        return {"present": False, "crictl": None, "sandboxes": []}
+    base = [crictl]
+    if p["runtime_endpoint"]:
+        base += ["--runtime-endpoint", p["runtime_endpoint"]]
+    base += ["--timeout", "%ds" % p["timeout"]]
+
+    cmd = base + ["pods", "-o", "json"]
+    pods = parse_pods(run(module, cmd), source="crictl pods -o json")
+    cmd = base + ["ps", "-o", "json"]
+    containers = parse_containers(run(module, cmd), source="crictl ps -o json")
+    pod_details = {}
+    if pods:
+        cmd = base + ["inspectp", "-o", "json"] + [pod["id"] for pod in pods]
+        pod_details = parse_inspectp(run(module, cmd), source="crictl inspectp -o json (%d ids)" % len(pods))
+    ctr_details = {}
+    if containers:
+        cmd = base + ["inspect", "-o", "json"] + [c["id"] for c in containers]
+        ctr_details = parse_inspect(run(module, cmd), source="crictl inspect -o json (%d ids)" % len(containers))
+
+    processes = parse_processes(read_proc_raw("/proc"))
+    sandboxes = build_sandboxes(pods, containers, pod_details, ctr_details, processes,
+                                set(p["pause_commands"]))
+    return {"present": True, "crictl": crictl, "sandboxes": sandboxes}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            crictl=dict(type="str", default="crictl"),
+            runtime_endpoint=dict(type="str"),
+            timeout=dict(type="int", default=10),
+            pause_commands=dict(type="list", elements="str", default=["pause"]),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        facts = gather(module)
+    except ParseError as exc:
+        module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
+    module.exit_json(changed=False, ansible_facts={"pod_sandboxes": facts})
+
+
+if __name__ == "__main__":
+    main()
