@@ -8,7 +8,7 @@ ip -n $N link add enp0s8 type veth peer name enp0s8 netns $P
 ip -n $N addr add 192.168.100.10/24 dev enp0s8; ip -n $N link set enp0s8 up; ip -n $N link set lo up
 ip -n $P addr add 192.168.100.101/24 dev enp0s8; ip -n $P link set enp0s8 up
 # VTEP, as flannel's vxlan backend creates it
-ip -n $N link add flannel.1 type vxlan id 1 local 192.168.100.10 dev enp0s8 dstport 8472 nolearning
+ip -n $N link add flannel.1 address a2:12:b0:b8:25:7c type vxlan id 1 local 192.168.100.10 dev enp0s8 dstport 8472 nolearning
 ip -n $N link set flannel.1 mtu 1450
 ip -n $N addr add 172.16.0.0/32 dev flannel.1
 ip -n $N link set flannel.1 up
@@ -58,3 +58,34 @@ ip netns exec $X iptables -t filter -N FLANNEL-FWD
 ip netns exec $X iptables -t filter -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
 ip netns exec $X iptables -t filter -A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
 ip netns exec $X iptables -t filter -A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+# the peer is a second flannel node (k8s-w1 of the seed): VTEP, bridge, route and FDB back to the node
+ip -n $P link set lo up
+ip -n $P link add flannel.1 address 42:7b:d8:d5:f7:8c type vxlan id 1 local 192.168.100.101 dev enp0s8 dstport 8472 nolearning
+ip -n $P link set flannel.1 mtu 1450
+ip -n $P addr add 172.16.1.0/32 dev flannel.1
+ip -n $P link set flannel.1 up
+ip -n $P link add cni0 type bridge
+ip -n $P link set cni0 mtu 1450
+ip -n $P addr add 172.16.1.1/24 dev cni0
+ip -n $P link set cni0 up
+ip -n $P route add 172.16.0.0/24 via 172.16.0.0 dev flannel.1 onlink
+ip -n $P neigh replace 172.16.0.0 lladdr a2:12:b0:b8:25:7c dev flannel.1 nud permanent
+bridge -n $P fdb replace a2:12:b0:b8:25:7c dev flannel.1 dst 192.168.100.10 self permanent
+ip netns exec $P iptables -t nat -A POSTROUTING -s 172.16.0.0/16 -d 172.16.0.0/16 -j RETURN
+ip netns exec $P iptables -t nat -A POSTROUTING -s 172.16.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully
+ip netns exec $P iptables -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.1.0/24 -j RETURN
+ip netns exec $P iptables -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.0.0/16 -j MASQUERADE --random-fully
+ip netns exec $P iptables -t filter -A FORWARD -s 172.16.0.0/16 -j ACCEPT
+ip netns exec $P iptables -t filter -A FORWARD -d 172.16.0.0/16 -j ACCEPT
+# subnet files as flanneld writes them, one per node
+CAP=/var/cache/kubeadm-flannel/capture
+mkdir -p $CAP/kfa-cap-node $CAP/kfa-cap-peer
+printf 'FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.0.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' > $CAP/kfa-cap-node/subnet.env
+printf 'FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' > $CAP/kfa-cap-peer/subnet.env
+# one python per namespace, so Ansible's local connection runs modules inside it (ansible_python_interpreter);
+# "ip netns exec" rather than nsenter: it remounts /sys, where the setup module reads interfaces from
+mkdir -p $CAP/bin
+for ns in $N $P; do
+  printf '#!/bin/sh\nexec ip netns exec %s /var/cache/kubeadm-flannel/venv-probe/bin/python "$@"\n' $ns > $CAP/bin/python-$ns
+  chmod +x $CAP/bin/python-$ns
+done

@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# The cluster network assertions of the verify stage, as pure functions over gathered facts.
+# Every expectation is computed from the inventory (cluster CIDR, node IPs) and the facts of the
+# other nodes, the way flannel's e2e/rules.go builds its golden rule list from each node's podCIDR.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+NAMESPACES = ("net", "ipc", "uts", "pid", "mnt")
+
+DEFAULTS = {
+    "pod_subnet": "172.16.0.0/16",
+    "node_prefix": 24,
+    "vni": 1,
+    "vxlan_port": 8472,
+    "vxlan_overhead": 50,
+    "bridge": "cni0",
+    "ip_masq": True,
+    # containerd (CRI) puts every container into the sandbox's net, ipc and uts namespaces;
+    # dockershim (the seed's lab) gave containers their own uts. mnt is always per container.
+    "shared_namespaces": ["net", "ipc", "uts"],
+    "private_namespaces": ["mnt", "pid"],
+}
+
+
+def _net(text):
+    return ipaddress.ip_network(u"%s" % text, strict=False)
+
+
+def _result(check, node, obj, ok, expected, found):
+    status = "ok" if ok else "FAILED"
+    return {
+        "check": check, "node": node, "object": obj, "ok": bool(ok),
+        "expected": expected, "found": found,
+        "message": "%s: %s on %s %s: expected %s, found %s" % (status, check, node, obj, expected, found),
+    }
+
+
+def node_subnet(node):
+    """The node's lease from subnet.env, or None."""
+    env = (node.get("flannel") or {}).get("subnet_env") or {}
+    return env.get("subnet") if env.get("present") else None
+
+
+def expected_masquerade(network, subnet):
+    """flannel v0.16.1 MasqRules for cluster ``network`` and node ``subnet``, as comparable tuples."""
+    return [
+        (network, False, network, False, "RETURN"),
+        (network, False, "224.0.0.0/4", True, "MASQUERADE"),
+        (network, True, subnet, False, "RETURN"),
+        (network, True, network, False, "MASQUERADE"),
+    ]
+
+
+def expected_forward(network):
+    return [(network, False, None, False, "ACCEPT"), (None, False, network, False, "ACCEPT")]
+
+
+def _rule_key(rule):
+    return (rule.get("source"), bool(rule.get("source_negated")), rule.get("destination"),
+            bool(rule.get("destination_negated")), rule.get("target"))
+
+
+def _fmt_rule(key):
+    src, src_neg, dst, dst_neg, target = key
+    parts = []
+    if src:
+        parts.append(("! " if src_neg else "") + "-s " + src)
+    if dst:
+        parts.append(("! " if dst_neg else "") + "-d " + dst)
+    parts.append("-j " + target)
+    return " ".join(parts)
+
+
+# ------------------------------------------------------------------------------------ per node
+
+def check_subnet(node, cfg):
+    name = node["name"]
+    subnet = node_subnet(node)
+    cluster = _net(cfg["pod_subnet"])
+    expected = "a /%s inside %s" % (cfg["node_prefix"], cluster)
+    if subnet is None:
+        return [_result("subnet_in_cluster_cidr", name, "/run/flannel/subnet.env", False, expected, "no subnet file")]
+    net = _net(subnet)
+    ok = net.version == cluster.version and net.subnet_of(cluster) and net.prefixlen == int(cfg["node_prefix"])
+    return [_result("subnet_in_cluster_cidr", name, "FLANNEL_SUBNET", ok, expected, subnet)]
+
+
+def check_bridge(node, cfg):
+    name = node["name"]
+    subnet = node_subnet(node)
+    bridge = (node.get("cni") or {}).get("bridge") or {}
+    if subnet is None:
+        return []
+    net = _net(subnet)
+    expected = "%s/%s" % (next(net.hosts()) if net.num_addresses > 2 else net.network_address, net.prefixlen)
+    found = bridge.get("addresses") if bridge.get("present") else "no %s device" % cfg["bridge"]
+    ok = bridge.get("present") and expected in (bridge.get("addresses") or [])
+    return [_result("bridge_gateway_address", name, cfg["bridge"], ok, expected, found)]
+
+
+def check_vtep(node, cfg):
+    name = node["name"]
+    vtep = (node.get("flannel") or {}).get("vtep") or {}
+    dev = "flannel.%s" % cfg["vni"]
+    if not vtep.get("present"):
+        return [_result("vtep_present", name, dev, False, "vxlan device %s" % dev, "absent")]
+    out = [_result("vtep_local_ip", name, vtep["name"], vtep.get("local") == node.get("node_ip"),
+                   node.get("node_ip"), vtep.get("local"))]
+    underlay = vtep.get("underlay_mtu")
+    expected_mtu = underlay - int(cfg["vxlan_overhead"]) if isinstance(underlay, int) else "underlay MTU - 50"
+    out.append(_result("vtep_mtu", name, vtep["name"], vtep.get("mtu") == expected_mtu,
+                       expected_mtu, vtep.get("mtu")))
+    expected = {"name": dev, "vni": int(cfg["vni"]), "dstport": int(cfg["vxlan_port"]), "learning": False}
+    found = {"name": vtep.get("name"), "vni": vtep.get("vni"), "dstport": vtep.get("dstport"),
+             "learning": vtep.get("learning")}
+    out.append(_result("vtep_settings", name, vtep["name"], expected == found, expected, found))
+    return out
+
+
+def check_peers(node, peers, cfg):
+    """Route and FDB entry towards every other node."""
+    name = node["name"]
+    flannel = node.get("flannel") or {}
+    vtep = flannel.get("vtep") or {}
+    dev = vtep.get("name") or "flannel.%s" % cfg["vni"]
+    routes = dict((r["dst"], r) for r in flannel.get("routes") or [])
+    fdb = flannel.get("fdb") or []
+    out = []
+    for peer in peers:
+        subnet = node_subnet(peer)
+        if subnet is not None:
+            net = _net(subnet)
+            want = {"dst": net.with_prefixlen, "gateway": str(net.network_address), "dev": dev, "onlink": True}
+            route = routes.get(net.with_prefixlen)
+            got = dict((k, route.get(k)) for k in want) if route else "no route"
+            out.append(_result("route_to_peer", name, "route to %s (%s)" % (net, peer["name"]),
+                               got == want, want, got))
+        peer_vtep = (peer.get("flannel") or {}).get("vtep") or {}
+        mac = (peer_vtep.get("mac") or "").lower() or None
+        want_ip = peer.get("node_ip")
+        entries = [e for e in fdb if e.get("mac") == mac] if mac else []
+        found = [e.get("dst") for e in entries] or "no entry for %s" % mac
+        out.append(_result("fdb_to_peer", name, "fdb %s (%s)" % (mac, peer["name"]),
+                           bool(mac) and [want_ip] == [e.get("dst") for e in entries],
+                           "%s -> %s" % (mac, want_ip), found))
+    return out
+
+
+def check_iptables(node, cfg):
+    name = node["name"]
+    flannel = node.get("flannel") or {}
+    ipt = flannel.get("iptables") or {}
+    subnet = node_subnet(node)
+    network = _net(cfg["pod_subnet"]).with_prefixlen
+    if not ipt.get("available"):
+        return [_result("masquerade_rules", name, "iptables", False, "iptables-save output", "not available")]
+    out = []
+    groups = [("forward_rules", "forward", expected_forward(network))]
+    if cfg["ip_masq"] and subnet is not None:
+        groups.insert(0, ("masquerade_rules", "masquerade", expected_masquerade(network, _net(subnet).with_prefixlen)))
+    for check, kind, wanted in groups:
+        part = ipt.get(kind) or {}
+        have = set(_rule_key(r) for r in part.get("rules") or [])
+        missing = [_fmt_rule(k) for k in wanted if k not in have]
+        obj = "%s chain %s" % ("nat" if kind == "masquerade" else "filter", part.get("chain"))
+        if part.get("jump_from_base") is False:
+            missing.append("jump from %s to %s" % ("POSTROUTING" if kind == "masquerade" else "FORWARD",
+                                                   part.get("chain")))
+        out.append(_result(check, name, obj, not missing, [_fmt_rule(k) for k in wanted],
+                           "missing: %s" % "; ".join(missing) if missing else "all present"))
+    return out
+
+
+def check_pods(node, cfg):
+    name = node["name"]
+    facts = node.get("pod_sandboxes") or {}
+    out = []
+    for pod in facts.get("sandboxes") or []:
+        if pod.get("state") != "SANDBOX_READY":
+            continue
+        label = "pod %s/%s" % (pod.get("namespace"), pod.get("name"))
+        pauses = pod.get("pause_processes") or []
+        ok = bool(pod.get("pid_alive")) and pauses == [pod.get("pid")]
+        out.append(_result("pod_single_pause", name, label, ok, "one pause process (pid %s)" % pod.get("pid"),
+                           "pids %s" % pauses if pod.get("pid_alive") else "infra process gone"))
+        pid_mode = (pod.get("namespace_options") or {}).get("pid", "CONTAINER")
+        shared = list(cfg["shared_namespaces"])
+        private = list(cfg["private_namespaces"])
+        if pid_mode in ("POD", "NODE") and "pid" in private:
+            private.remove("pid")
+            shared.append("pid")
+        for ctr in pod.get("containers") or []:
+            shares = ctr.get("shares") or {}
+            want = dict((ns, True) for ns in shared)
+            want.update((ns, False) for ns in private)
+            got = dict((ns, shares.get(ns)) for ns in want)
+            wrong = sorted(ns for ns in want if got[ns] != want[ns])
+            out.append(_result("pod_namespaces", name, "%s container %s" % (label, ctr.get("name")), not wrong,
+                               "shared with pause: %s; own: %s" % (",".join(shared), ",".join(private)),
+                               "wrong: %s" % ", ".join("%s shared=%s" % (ns, got[ns]) for ns in wrong)
+                               if wrong else "as expected"))
+    return out
+
+
+# ------------------------------------------------------------------------------------ cluster
+
+def check_overlaps(nodes):
+    out = []
+    leased = [(n["name"], _net(node_subnet(n))) for n in nodes if node_subnet(n)]
+    for i, (name_a, net_a) in enumerate(leased):
+        for name_b, net_b in leased[i + 1:]:
+            if net_a.overlaps(net_b):
+                out.append(_result("subnets_disjoint", "%s,%s" % (name_a, name_b), "FLANNEL_SUBNET", False,
+                                   "disjoint subnets", "%s overlaps %s" % (net_a, net_b)))
+    if not out:
+        out.append(_result("subnets_disjoint", "cluster", "FLANNEL_SUBNET", True, "disjoint subnets",
+                           ", ".join("%s=%s" % (n, s) for n, s in leased)))
+    return out
+
+
+def collect_nodes(names, views):
+    """Pair inventory names with their gathered views; a host without a view is ``gathered: False``."""
+    out = []
+    for name, view in zip(names, views):
+        out.append(dict(view, name=name) if isinstance(view, dict) else {"name": name, "gathered": False})
+    return out
+
+
+def verify_cluster(nodes, settings=None):
+    """Run every check. ``nodes``: [{'name', 'node_ip', 'flannel', 'cni', 'pod_sandboxes', 'settings'}].
+
+    Settings come from ``settings`` or else from the first gathered node's ``settings`` (each node
+    reports its own view of the inventory, so group_vars of the cluster group apply).
+    """
+    missing = [n for n in nodes if n.get("gathered") is False]
+    nodes = [n for n in nodes if n.get("gathered") is not False]
+    cfg = dict(DEFAULTS)
+    if not settings and nodes:
+        settings = nodes[0].get("settings")
+    cfg.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
+    results = [_result("facts_gathered", n["name"], "facts", False, "flannel, cni and pod sandbox facts",
+                       "host failed or unreachable") for n in missing]
+    for node in nodes:
+        peers = [p for p in nodes if p["name"] != node["name"]]
+        results += check_subnet(node, cfg)
+        results += check_bridge(node, cfg)
+        results += check_vtep(node, cfg)
+        results += check_peers(node, peers, cfg)
+        results += check_iptables(node, cfg)
+        results += check_pods(node, cfg)
+    results += check_overlaps(nodes)
+    return results
+
+
+def summary_table(results):
+    """Lines of a per-node, per-check table: passed/failed counts."""
+    rows = {}
+    for res in results:
+        key = (res["node"], res["check"])
+        ok, bad = rows.get(key, (0, 0))
+        rows[key] = (ok + 1, bad) if res["ok"] else (ok, bad + 1)
+    width_node = max([len("node")] + [len(k[0]) for k in rows])
+    width_check = max([len("check")] + [len(k[1]) for k in rows])
+    fmt = "%-" + str(width_node) + "s  %-" + str(width_check) + "s  %6s  %6s  %s"
+    lines = [fmt % ("node", "check", "passed", "failed", "verdict")]
+    for (node, check), (ok, bad) in sorted(rows.items()):
+        lines.append(fmt % (node, check, ok, bad, "FAIL" if bad else "ok"))
+    failed = sum(1 for r in results if not r["ok"])
+    lines.append("%d checks, %d failed" % (len(results), failed))
+    return lines
