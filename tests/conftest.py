@@ -81,9 +81,12 @@ class Site:
         return ansible_playbook(self.inventory / 'hosts.yml', self.facts, *playbooks, extra=extra)
 
 
+INVENTORIES = {'sample': REPO / 'inventories' / 'sample', 'alt': TESTS / 'inventories' / 'alt'}
+
+
 def make_site(tmp_path: Path, inventory: str, facts_set: str) -> Site:
     inv = tmp_path / 'inventory'
-    shutil.copytree(REPO / 'inventories' / inventory, inv, symlinks=False)
+    shutil.copytree(INVENTORIES[inventory], inv, symlinks=False)
     facts = tmp_path / 'facts'
     shutil.copytree(TESTS / 'fixtures' / 'facts' / facts_set, facts)
     return Site(tmp_path, inv, facts)
