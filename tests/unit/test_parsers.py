@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+"""Every parser against real captured output (and deliberately broken output), cases in cases/parsers.yaml."""
+
+import json
+
+import pytest
+
+from conftest import dig, fixture_json, fixture_text, load_cases
+
+from ansible.module_utils import cni_parse, flannel_parse, sandbox_parse
+from ansible.module_utils.netfacts_common import ParseError
+
+
+def _text(case):
+    if "text" in case:
+        return case["text"]
+    text = fixture_text(case["fixture"])
+    if "truncate" in case:
+        text = text[:case["truncate"]]
+    if case.get("as_stream"):
+        text = "\n".join(json.dumps(doc, indent=2) for doc in json.loads(text))
+    return text
+
+
+def _run(case):
+    args = case.get("args", {})
+    kind = case["parser"]
+    text = _text(case)
+    if kind == "subnet_env":
+        return flannel_parse.parse_subnet_env(text)
+    if kind == "vtep":
+        return flannel_parse.parse_vtep(text, **args)
+    if kind == "routes":
+        return flannel_parse.parse_routes(text, **args)
+    if kind == "fdb":
+        return flannel_parse.parse_fdb(text)
+    if kind == "neighbours":
+        return flannel_parse.parse_neighbours(text)
+    if kind == "iptables_save":
+        return flannel_parse.parse_iptables_save(text)
+    if kind == "flannel_iptables":
+        nat = flannel_parse.parse_iptables_save(text)["nat"]
+        filt = flannel_parse.parse_iptables_save(fixture_text(case["filter_fixture"]))["filter"]
+        return flannel_parse.flannel_iptables(nat, filt, **args)
+    if kind == "nodes":
+        return flannel_parse.parse_nodes(text)
+    if kind == "netns_ids":
+        return dict((str(k), v) for k, v in cni_parse.parse_netns_ids(text).items())
+    if kind == "bridge":
+        ids = cni_parse.parse_netns_ids(fixture_text("captured/node_ip_j_netns_list_id.json"))
+        return cni_parse.parse_bridge(text, "cni0", ids, fixture_json("captured/netns_inodes.json"))
+    if kind == "conf_dir":
+        files = json.loads(text)
+        files.update(case.get("extra_files", {}))
+        entries, winner = cni_parse.parse_conf_dir(files.items())
+        return {"entries": entries, "winner": winner}
+    if kind == "host_local":
+        return cni_parse.parse_host_local(json.loads(text))
+    if kind == "pods":
+        return sandbox_parse.parse_pods(text)
+    if kind == "containers":
+        return sandbox_parse.parse_containers(text)
+    if kind == "inspectp":
+        return sandbox_parse.parse_inspectp(text)
+    if kind == "inspect":
+        return sandbox_parse.parse_inspect(text)
+    if kind == "processes":
+        return sandbox_parse.parse_processes(json.loads(text))
+    raise AssertionError("unknown parser %s" % kind)
+
+
+@pytest.mark.parametrize("case", load_cases("parsers"))
+def test_parser(case):
+    if "error" in case:
+        with pytest.raises(ParseError) as info:
+            _run(case)
+        assert case["error"] in str(info.value)
+        return
+    result = _run(case)
+    for path, want in (case.get("expect") or {}).items():
+        assert dig(result, path) == want, path
+    for path, want in (case.get("length") or {}).items():
+        assert len(dig(result, path)) == want, path
+
+
+def test_iptables_rules_split_by_table_header():
+    """iptables -S output (no *table header) lands under '' and keeps chain order."""
+    parsed = flannel_parse.parse_iptables_save(fixture_text("seed/iptables_S_nat_postrouting.txt"))
+    assert list(parsed) == [""]
+    assert [r["target"] for r in parsed[""]["rules"]][-4:] == ["RETURN", "MASQUERADE", "RETURN", "MASQUERADE"]
+
+
+def test_sandboxes_joined_with_proc():
+    """crictl's view joined with /proc: namespaces shared with pause, per pod, from the captured runtime."""
+    pods = sandbox_parse.parse_pods(fixture_text("captured/crictl_pods.json"))
+    ctrs = sandbox_parse.parse_containers(fixture_text("captured/crictl_ps.json"))
+    details = sandbox_parse.parse_inspectp(fixture_text("captured/crictl_inspectp_multi.json"))
+    cdetails = sandbox_parse.parse_inspect(fixture_text("captured/crictl_inspect_multi.json"))
+    procs = sandbox_parse.parse_processes(fixture_json("captured/proc_ns_raw.json"))
+    result = dict((p["name"], p) for p in sandbox_parse.build_sandboxes(pods, ctrs, details, cdetails, procs,
+                                                                       {"pause"}))
+    web = result["myweb2"]
+    assert web["command"] == "pause" and web["pause_processes"] == [web["pid"]]
+    assert sorted(c["name"] for c in web["containers"]) == ["netshoot", "nginx"]
+    for ctr in web["containers"]:
+        # containerd's CRI: net, ipc and uts come from the sandbox; mnt and (pid mode CONTAINER) pid are own
+        assert ctr["shares"] == {"net": True, "ipc": True, "uts": True, "pid": False, "mnt": False}
+    assert result["shared-pid"]["containers"][0]["shares"]["pid"] is True
+    assert result["hostnet"]["ip"] is None
+    assert result["hostnet"]["namespace_options"]["network"] == "NODE"
+
+
+def test_sandbox_with_vanished_pause_process():
+    """A sandbox whose infra pid is gone is reported as such, not as a traceback."""
+    pods = sandbox_parse.parse_pods(fixture_text("captured/crictl_pods.json"))
+    details = sandbox_parse.parse_inspectp(fixture_text("captured/crictl_inspectp_multi.json"))
+    result = sandbox_parse.build_sandboxes(pods, [], details, {}, {}, {"pause"})
+    assert all(p["pid_alive"] is False and p["pause_processes"] == [] for p in result)
