@@ -18,6 +18,8 @@ $N iptables-save -t filter > node_iptables_save_filter.txt
 # a namespace that is no flannel node at all (a pod's view: lo + eth0)
 nsenter --net=/var/run/netns/kfa-cap-pod-a ip -d -j addr show > plain_ip_d_j_addr.json
 nsenter --net=/var/run/netns/kfa-cap-pod-a ip -j route show > plain_ip_j_route.json
+nsenter --net=/var/run/netns/kfa-cap-pod-a iptables-save -t nat > plain_iptables_save_nat.txt
+nsenter --net=/var/run/netns/kfa-cap-pod-a iptables-save -t filter > plain_iptables_save_filter.txt
 # the peer is a second flannel node
 P="nsenter --net=/var/run/netns/kfa-cap-peer"
 $P ip -d -j addr show > peer_ip_d_j_addr.json
