@@ -33,7 +33,8 @@ cp $CAP/kfa-cap-peer/subnet.env peer_subnet.env
 nsenter --net=/var/run/netns/kfa-cap-newfl iptables-save -t nat > newfl_iptables_save_nat.txt
 nsenter --net=/var/run/netns/kfa-cap-newfl iptables-save -t filter > newfl_iptables_save_filter.txt
 # inode of every pinned netns, so a bridge port can be tied to a pod's netns
-python3 -c 'import os,json; d="/var/run/netns"; print(json.dumps({n: os.stat(os.path.join(d,n)).st_ino for n in sorted(os.listdir(d))}, indent=1))' > netns_inodes.json
+# (only the namespaces this capture made: other work on the machine pins its own namespaces there too)
+python3 -c 'import os,json; d="/var/run/netns"; known=set(e["name"] for e in json.load(open("node_ip_j_netns_list_id.json"))); print(json.dumps({n: os.stat(os.path.join(d,n)).st_ino for n in sorted(os.listdir(d)) if n.startswith("kfa-cap-") or n in known}, indent=1))' > netns_inodes.json
 $C version > kube_crictl_version.txt 2>/dev/null
 $C pods -o json > crictl_pods.json 2>/dev/null
 $C ps -o json > crictl_ps.json 2>/dev/null
