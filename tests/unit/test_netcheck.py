@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+"""Every verify assertion breaks when the facts are wrong in exactly its way (cases/netcheck.yaml)."""
+
+import copy
+import os
+
+import pytest
+
+from conftest import ROOT, dig, fixture_json, fixture_text, load_cases, load_source
+
+from ansible.module_utils import cni_parse, flannel_parse, netcheck, sandbox_parse
+
+SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472}
+
+
+def _flannel(prefix):
+    env = flannel_parse.parse_subnet_env(fixture_text("captured/%s_subnet.env" % prefix))
+    env.update(present=True, path="/run/flannel/subnet.env")
+    vtep = flannel_parse.parse_vtep(fixture_text("captured/%s_ip_d_j_addr.json" % prefix))
+    nat = flannel_parse.parse_iptables_save(fixture_text("captured/%s_iptables_save_nat.txt" % prefix))["nat"]
+    filt = flannel_parse.parse_iptables_save(fixture_text("captured/%s_iptables_save_filter.txt" % prefix))["filter"]
+    ipt = flannel_parse.flannel_iptables(nat, filt, env["network"], env["subnet"])
+    ipt["available"] = True
+    return {
+        "present": True, "subnet_env": env, "vtep": vtep,
+        "routes": flannel_parse.parse_routes(fixture_text("captured/%s_ip_j_route.json" % prefix), vtep["name"]),
+        "fdb": flannel_parse.parse_fdb(fixture_text("captured/%s_bridge_j_fdb_flannel1.json" % prefix)),
+        "neighbours": flannel_parse.parse_neighbours(fixture_text("captured/%s_ip_j_neigh_flannel1.json" % prefix)),
+        "iptables": ipt, "nodes": [],
+    }
+
+
+def _sandboxes():
+    pods = sandbox_parse.parse_pods(fixture_text("captured/crictl_pods.json"))
+    ctrs = sandbox_parse.parse_containers(fixture_text("captured/crictl_ps.json"))
+    details = sandbox_parse.parse_inspectp(fixture_text("captured/crictl_inspectp_multi.json"))
+    cdetails = sandbox_parse.parse_inspect(fixture_text("captured/crictl_inspect_multi.json"))
+    procs = sandbox_parse.parse_processes(fixture_json("captured/proc_ns_raw.json"))
+    return {"present": True, "crictl": "/usr/local/bin/crictl",
+            "sandboxes": sandbox_parse.build_sandboxes(pods, ctrs, details, cdetails, procs, {"pause"})}
+
+
+def healthy_cluster():
+    """Two nodes as the verify role collects them, every value parsed from captured output."""
+    node = {"name": "kfa-cap-node", "node_ip": "192.168.100.10", "flannel": _flannel("node"),
+            "cni": {"bridge": cni_parse.parse_bridge(fixture_text("captured/node_ip_d_j_addr.json"), "cni0")},
+            "pod_sandboxes": _sandboxes()}
+    peer = {"name": "kfa-cap-peer", "node_ip": "192.168.100.101", "flannel": _flannel("peer"),
+            "cni": {"bridge": cni_parse.parse_bridge(fixture_text("captured/peer_ip_d_j_addr.json"), "cni0")},
+            "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []}}
+    return [node, peer]
+
+
+def _parent(data, path):
+    parts = path.split(".")
+    return dig(data, ".".join(parts[:-1])), parts[-1]
+
+
+def _key(container, last):
+    return int(last) if isinstance(container, list) else last
+
+
+def break_cluster(case):
+    nodes = copy.deepcopy(healthy_cluster())
+    by_name = dict((n["name"], n) for n in nodes)
+    for name, changes in (case.get("set") or {}).items():
+        for path, value in changes.items():
+            parent, last = _parent(by_name[name], path)
+            parent[_key(parent, last)] = value
+    for name, paths in (case.get("delete") or {}).items():
+        for path in paths:
+            parent, last = _parent(by_name[name], path)
+            del parent[_key(parent, last)]
+    for name, changes in (case.get("append") or {}).items():
+        for path, value in changes.items():
+            dig(by_name[name], path).append(value)
+    names = [n["name"] for n in nodes]
+    views = [None if n["name"] in (case.get("unreachable") or []) else n for n in nodes]
+    return netcheck.collect_nodes(names, views)
+
+
+@pytest.mark.parametrize("case", load_cases("netcheck"))
+def test_assertion(case):
+    settings = dict(SETTINGS, **(case.get("settings") or {}))
+    results = netcheck.verify_cluster(break_cluster(case), settings)
+    failed = sorted([r["check"], r["node"]] for r in results if not r["ok"])
+    assert failed == sorted(case["fails"]), [r["message"] for r in results if not r["ok"]]
+    if case.get("message"):
+        check, node = case["fails"][0]
+        first = [r for r in results if not r["ok"] and r["check"] == check and r["node"] == node][0]["message"]
+        for part in case["message"]:
+            assert part in first, first
+
+
+def test_every_check_has_a_failing_case():
+    """No assertion without a case that makes it fail."""
+    results = netcheck.verify_cluster(healthy_cluster(), SETTINGS)
+    checks = set(r["check"] for r in results) | {"vtep_present", "facts_gathered"}
+    covered = set(f[0] for c in load_cases("netcheck") for f in c.values[0]["fails"])
+    assert checks <= covered, checks - covered
+
+
+def test_expectations_come_from_the_facts_not_from_the_seed():
+    """Renumber the whole cluster (other CIDR, other node IPs, other MACs): it still passes when consistent."""
+    nodes = healthy_cluster()
+    text = repr(nodes)
+    for old, new in (("172.16.", "10.44."), ("192.168.100.", "10.9.8."), ("42:7b:d8:d5:f7:8c", "02:00:00:00:00:02"),
+                     ("a2:12:b0:b8:25:7c", "02:00:00:00:00:01")):
+        text = text.replace(old, new)
+    moved = eval(text)  # noqa: S307 - repr() of plain dicts/lists/str/int/bool/None written above
+    results = netcheck.verify_cluster(moved, dict(SETTINGS, pod_subnet="10.44.0.0/16"))
+    assert [r["message"] for r in results if not r["ok"]] == []
+
+
+def test_summary_table_marks_failures():
+    case = [c.values[0] for c in load_cases("netcheck") if c.values[0]["id"] == "route-to-peer-missing"][0]
+    lines = netcheck.summary_table(netcheck.verify_cluster(break_cluster(case), SETTINGS))
+    row = [line for line in lines if "route_to_peer" in line and "kfa-cap-node" in line][0]
+    assert row.split()[-3:] == ["0", "1", "FAIL"]
+    assert lines[-1].endswith(", 1 failed")
+
+
+def test_filter_plugin_runs_the_same_checks():
+    plugin = load_source("kfa_filter_netcheck", os.path.join(ROOT, "filter_plugins", "netcheck.py"))
+    filters = plugin.FilterModule().filters()
+    nodes = filters["network_verify_nodes"](["kfa-cap-node", "kfa-cap-peer"], healthy_cluster())
+    assert filters["network_verify"](nodes, SETTINGS) == netcheck.verify_cluster(healthy_cluster(), SETTINGS)
+    assert filters["network_verify_table"](filters["network_verify"](nodes, SETTINGS))[-1].endswith(" 0 failed")
+
+
+def test_settings_default_to_the_first_nodes_view():
+    """The verdict play passes no settings: each node carries its own view of the inventory."""
+    nodes = healthy_cluster()
+    for node in nodes:
+        node["settings"] = dict(SETTINGS, pod_subnet="10.244.0.0/16")
+    failed = set(r["check"] for r in netcheck.verify_cluster(nodes) if not r["ok"])
+    assert "subnet_in_cluster_cidr" in failed
