@@ -1,0 +1,51 @@
+# Two commands matter (see README):  make lab   (bring up the lab and roll the cluster out)
+#                                     make test  (everything CI runs)
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# Tools from the venv come first, so ansible, molecule and pytest are the pinned ones.
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help venv host-deps lint test test-unit test-lab lab lab-up lab-down bundle clean
+
+help:
+	@echo "make lab       bring up the three podman nodes and run site.yml on them"
+	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
+	@echo "make test      lint, syntax, unit, render and validate tests, then the molecule lab scenario"
+	@echo "make test-unit everything but the lab scenario (no podman needed)"
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+host-deps:
+	sh scripts/install-host-deps.sh
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+
+test-unit: venv
+	$(BIN)/python -m pytest
+
+test-lab: venv host-deps
+	cd molecule/default && $(abspath $(BIN))/molecule test
+
+test: test-unit
+
+lab-up: venv host-deps
+	$(BIN)/ansible-playbook playbooks/lab_up.yml
+
+lab: lab-up
+	$(BIN)/ansible-playbook site.yml
+
+lab-down: venv
+	$(BIN)/ansible-playbook playbooks/lab_down.yml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ansible
