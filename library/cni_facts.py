@@ -210,10 +210,15 @@ ansible_facts:
                   type: int
                   sample: 4026532522
         ipam:
-          description: host-local leases by network name.
+          description: host-local leases, one entry per network directory under O(ipam_dir), sorted by name.
           returned: always
-          type: dict
+          type: list
+          elements: dict
           contains:
+            network:
+              description: Network name (the CNI config's name).
+              type: str
+              sample: cbr0
             allocations:
               description: Leased addresses, sorted by IP.
               type: list

@@ -50,7 +50,7 @@ attributes:
   facts:
     support: full
 notes:
-  - Only running containers are listed (C(crictl ps) without C(-a)): exited ones have no process to compare.
+  - Only running containers are listed (C(crictl ps) without C(-a)), because exited ones have no process to compare.
 """
 
 EXAMPLES = r"""

@@ -131,12 +131,12 @@ def parse_bridge(text, bridge, netns_names=None, netns_inodes=None, source="ip -
 
 
 def parse_host_local(networks):
-    """host-local lease files. ``networks``: {network name: {file name: file text}}.
+    """host-local lease files. ``networks``: {network name: {file name: file text}} -> list by network name.
 
     Each lease file is named after the IP and holds the container id, then (CNI >= 0.7 plugins)
     a line break and the interface name. ``last_reserved_ip.<range>`` and ``lock`` are bookkeeping.
     """
-    out = {}
+    out = []
     for net, files in sorted(networks.items()):
         allocations = []
         last_reserved = {}
@@ -155,6 +155,7 @@ def parse_host_local(networks):
                 raise ParseError("host-local lease %s/%s" % (net, fname), "empty lease file")
             allocations.append({"ip": str(ip), "container_id": lines[0],
                                 "ifname": lines[1] if len(lines) > 1 else None})
-        out[net] = {"allocations": sorted(allocations, key=lambda a: ipaddress.ip_address(u"%s" % a["ip"])),
-                    "last_reserved_ip": last_reserved}
+        out.append({"network": net,
+                    "allocations": sorted(allocations, key=lambda a: ipaddress.ip_address(u"%s" % a["ip"])),
+                    "last_reserved_ip": last_reserved})
     return out

@@ -9,7 +9,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from conftest import FIXTURES, dig, fixture_json, fixture_text, library, load_cases
+from netfacts_helpers import FIXTURES, dig, fixture_json, fixture_text, library, load_cases
 
 
 def _resolve(value, tmp):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, dig, fixture_json, fixture_text, load_cases, load_source
+from netfacts_helpers import ROOT, dig, fixture_json, fixture_text, load_cases, load_source
 
 from ansible.module_utils import cni_parse, flannel_parse, netcheck, sandbox_parse
 

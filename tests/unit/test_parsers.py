@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import dig, fixture_json, fixture_text, load_cases
+from netfacts_helpers import dig, fixture_json, fixture_text, load_cases
 
 from ansible.module_utils import cni_parse, flannel_parse, sandbox_parse
 from ansible.module_utils.netfacts_common import ParseError
