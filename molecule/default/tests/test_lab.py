@@ -1,0 +1,87 @@
+"""The podman lab looks, from inside each node, like the seed's VirtualBox VMs.
+
+enp0s8 on the cluster network with the node's own address; enp0s3 with the same NAT address on every node
+and the default route; systemd booted in a cgroup namespace of its own; /var on a volume; the rlimits runc
+needs; apt reaching Debian's archive through the NAT side.
+"""
+
+import ipaddress
+import json
+
+import pytest
+
+
+def _ipv4(host, ifname):
+    out = json.loads(host.check_output(f"ip -j -4 addr show dev {ifname}"))
+    return [f"{a['local']}/{a['prefixlen']}" for link in out for a in link["addr_info"]]
+
+
+def test_systemd_finished_booting(node_host):
+    state = node_host.run("systemctl is-system-running").stdout.strip()
+    failed = node_host.run("systemctl --failed --no-legend --plain").stdout.strip()
+    assert state == "running", f"systemd is {state!r}; failed units: {failed or 'none'}"
+
+
+def test_hostname_is_the_node_name(node, node_host):
+    assert node_host.check_output("hostname") == node.name
+
+
+def test_cluster_interface_has_the_node_address(node, node_host):
+    prefix = ipaddress.ip_network(node.settings["lab_cluster_network"]).prefixlen
+    assert _ipv4(node_host, node.settings["lab_cluster_interface"]) == [f"{node.cluster_address}/{prefix}"]
+
+
+def test_nat_interface_has_the_shared_nat_address(node, node_host):
+    prefix = ipaddress.ip_network(node.settings["lab_nat_network"]).prefixlen
+    assert _ipv4(node_host, node.settings["lab_nat_interface"]) == [f"{node.settings['lab_nat_address']}/{prefix}"]
+
+
+def test_default_route_leaves_through_the_nat_interface(node, node_host):
+    routes = json.loads(node_host.check_output("ip -j -4 route show default"))
+    assert [(r.get("gateway"), r.get("dev")) for r in routes] == [
+        (node.settings["lab_nat_gateway"], node.settings["lab_nat_interface"])
+    ]
+
+
+def test_every_node_reaches_every_other_on_the_cluster_network(lab, hosts, pair):
+    src, dst = pair
+    iface = lab[src].settings["lab_cluster_interface"]
+    result = hosts[src].run(f"ping -c 1 -W 2 -I {iface} {lab[dst].cluster_address}")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_machine_ids_differ(hosts):
+    ids = {name: h.file("/etc/machine-id").content_string.strip() for name, h in hosts.items()}
+    assert all(len(i) == 32 for i in ids.values()), ids
+    assert len(set(ids.values())) == len(ids), ids
+
+
+def test_node_has_its_own_cgroup_namespace(node_host):
+    # systemd must see itself at the root of every hierarchy, name=systemd included; podman's systemd mode
+    # on cgroup v1 would show a path outside the node (/../..) and share the host's hierarchy.
+    lines = node_host.file("/proc/1/cgroup").content_string.splitlines()
+    systemd_line = [line.split(":", 1)[1] for line in lines if ":name=systemd:" in line]
+    assert systemd_line == ["name=systemd:/init.scope"], lines
+
+
+def test_root_mount_is_shared(node_host):
+    # Mount propagation for the kubelet's volumes (lab-rshared.service).
+    assert node_host.check_output("findmnt -no PROPAGATION /") == "shared"
+
+
+def test_var_is_not_on_the_overlay_root(node_host):
+    assert node_host.check_output("findmnt -no FSTYPE /var") != "overlay"
+
+
+@pytest.mark.parametrize("kind,label", [("nofile", "Max open files"), ("nproc", "Max processes")])
+def test_init_has_the_fixed_rlimits(node, node_host, kind, label):
+    # runc inside the node cannot raise rlimits on this kind of host: podman must have set them.
+    wanted = dict(u.split("=") for u in node.settings["lab_node_ulimits"])[kind].split(":")
+    limits = node_host.file("/proc/1/limits").content_string.splitlines()
+    row = [line[len(label) :].split()[:2] for line in limits if line.startswith(label)]
+    assert row == [wanted], limits
+
+
+def test_apt_reaches_the_archive(node_host):
+    result = node_host.run("apt-get -q update")
+    assert result.rc == 0, result.stdout + result.stderr
