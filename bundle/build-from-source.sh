@@ -6,11 +6,12 @@
 # Targets, in priority order (the default is all of them):
 #   crictl flanneld flannel kubeadm kubelet kubectl
 #   kube-apiserver kube-controller-manager kube-scheduler kube-proxy
+#   cni-plugins  (reference plugins into bundle/bin/cni/; Debian's package is the default source)
 #
 # Everything lands outside the repo, under $KF_CACHE (default /var/cache/kubeadm-flannel):
 #   go/cache, go/mod      GOCACHE and GOMODCACHE
 #   go/src/<name>@<ver>-<key>  writable build trees (module source + the edits listed in the manifest)
-#   bundle/bin/<binary>   the outputs
+#   bundle/bin/<binary>   the outputs (reference CNI plugins under bundle/bin/cni/)
 #   bundle/stamps/<binary>.json   one record per output (recipe key, sha256, provenance, timing)
 #   bundle/manifest.json  all records, rebuilt from the stamps at the end of every run
 #   bundle/logs/<binary>.log      the build log of the last real build
@@ -38,6 +39,9 @@ FLANNEL_CANDIDATES=${FLANNEL_CANDIDATES:-"github.com/flannel-io/flannel@v0.16.1 
 # root). Fallback: the same plugin before it moved out of containernetworking/plugins (v0.9.1,
 # plugins/meta/flannel) - the very version flannel v0.16.x itself requires in its go.mod.
 FLANNEL_CNI_CANDIDATES=${FLANNEL_CNI_CANDIDATES:-"github.com/flannel-io/cni-plugin@v1.0.0 github.com/containernetworking/plugins@v0.9.1"}
+# Reference CNI plugins: v1.0.1 is the cni-plugins release kubespray pins for Kubernetes 1.22.
+CNI_PLUGINS_CANDIDATES=${CNI_PLUGINS_CANDIDATES:-"github.com/containernetworking/plugins@v1.0.1"}
+CNI_PLUGINS=${CNI_PLUGINS:-"bridge host-local loopback portmap bandwidth firewall tuning"}
 K8S_VERSION=${K8S_VERSION:-v1.22.5}
 # The tag's commit (published in every `kubectl version` of the official v1.22.5 binaries);
 # the module proxy does not carry it. buildDate is the module's commit time from the proxy (.info).
@@ -46,7 +50,7 @@ K8S_GIT_COMMIT=${K8S_GIT_COMMIT:-5c99e2ac2ff9a3c549d9ca665e7bc05a3e18f07e}
 # 1.1.12 is the release that requires reflect2 v1.0.2. Applied to every module built with client-go.
 JSONITER_FIX="github.com/modern-go/reflect2=github.com/modern-go/reflect2@v1.0.2 github.com/json-iterator/go=github.com/json-iterator/go@v1.1.12"
 
-ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy"
+ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins"
 
 # --- Environment -----------------------------------------------------------------------------
 BIN=$KF_CACHE/bundle/bin
@@ -153,7 +157,8 @@ build() {
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   k=$(key_of "$RECIPE_REV" "$name" "$mod@$ver" "$(jq -r .Sum <<<"$mj")" "$pkg" "$cgo" "$tags" "$ldflags" \
              "$(cat "$t/.kf-edits")" "$GO_VERSION" "$HOST_ARCH" "$@")
-  stamp=$STAMPS/$name.json; out=$BIN/$name
+  stamp=$STAMPS/${name//\//-}.json; out=$BIN/$name
+  mkdir -p "$(dirname "$out")"
   if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -x "$out" ] \
      && [ "$(jq -r .recipe_key "$stamp")" = "$k" ] && [ "$(jq -r .sha256 "$stamp")" = "$(sha256 "$out")" ]; then
     log "$name $ver: up to date ($(jq -r .sha256 "$stamp" | cut -c1-12)), nothing to build"
@@ -227,6 +232,19 @@ do_flannel_cni() {
       build flannel "$mj" "$t" ./plugins/meta/flannel 0 "" \
         "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$ver" ;;
   esac
+}
+
+do_cni_plugins() {
+  local mj t ver p dir
+  mj=$(pick $CNI_PLUGINS_CANDIDATES) || die "cni-plugins: no candidate module is served by $GOPROXY"
+  ver=$(jq -r .Version <<<"$mj")
+  t=$(tree plugins "$mj")
+  for p in $CNI_PLUGINS; do
+    dir=$(cd "$t" && ls -d plugins/*/"$p" 2>/dev/null | head -1) || true
+    [ -n "$dir" ] || die "cni-plugins: no plugins/*/$p in $(jq -r .Path <<<"$mj")@$ver"
+    build "cni/$p" "$mj" "$t" "./$dir" 0 "" \
+      "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$ver"
+  done
 }
 
 # Kubernetes: one prepared tree serves every binary.
@@ -311,6 +329,7 @@ for tgt in "${targets[@]}"; do
     flanneld) do_flanneld ;;
     flannel|flannel-cni) do_flannel_cni ;;
     kubeadm|kubelet|kubectl|kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy) do_k8s "$tgt" ;;
+    cni-plugins) do_cni_plugins ;;
     *) die "unknown target $tgt (see --list)" ;;
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"
