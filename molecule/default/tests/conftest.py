@@ -23,6 +23,7 @@ LAB_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
 LAB_DEFAULTS = REPO / "roles" / "lab" / "defaults" / "main.yml"
 # The role defaults the tests compare against; every other default needs the podman host to evaluate.
 EXPECTED_KEYS = (
+    "lab_name",
     "lab_cluster_interface",
     "lab_cluster_network",
     "lab_nat_interface",

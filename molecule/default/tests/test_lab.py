@@ -9,6 +9,7 @@ import ipaddress
 import json
 
 import pytest
+import testinfra
 
 
 def _ipv4(host, ifname):
@@ -85,3 +86,15 @@ def test_init_has_the_fixed_rlimits(node, node_host, kind, label):
 def test_apt_reaches_the_archive(node_host):
     result = node_host.run("apt-get -q update")
     assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_lab_egress_ends_in_drops(lab):
+    # The lab's forward chain on the podman host: whatever is not accepted above (DNS to the host's
+    # resolvers, HTTP(S) to Debian's archive, replies, the cluster bridge) is dropped.
+    host = testinfra.get_host("local://")
+    chain = next(iter(lab.values())).settings["lab_name"].upper() + "-FORWARD"
+    rules = [r for r in host.iptables.rules("filter", chain) if r.startswith("-A ")]
+    assert rules, f"no {chain} chain: is the lab up?"
+    assert all(r.endswith("-j DROP") for r in rules[-2:]), rules
+    assert all(r.endswith("-j ACCEPT") for r in rules[:-2]), rules
+    assert not [r for r in rules if "--dports 80,443" in r and " -d " not in r], "archive rule without a destination"
