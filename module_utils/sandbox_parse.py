@@ -155,6 +155,9 @@ def build_sandboxes(pods, containers, pod_details, container_details, processes,
         if proc.get("comm") in pause_commands:
             key = (proc["ns"].get("net"), proc["ns"].get("ipc"))
             by_pair.setdefault(key, []).append(pid)
+    by_pod = {}
+    for ctr in containers:
+        by_pod.setdefault(ctr["pod_id"], []).append(ctr)
     result = []
     for pod in pods:
         detail = pod_details.get(pod["id"], {})
@@ -175,9 +178,7 @@ def build_sandboxes(pods, containers, pod_details, container_details, processes,
             "pause_processes": pauses,
             "containers": [],
         })
-        for ctr in containers:
-            if ctr["pod_id"] != pod["id"]:
-                continue
+        for ctr in by_pod.get(pod["id"], []):
             cpid = (container_details.get(ctr["id"]) or {}).get("pid")
             cproc = processes.get(cpid) if cpid else None
             cns = dict(cproc["ns"]) if cproc else {}
