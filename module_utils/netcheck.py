@@ -206,6 +206,25 @@ def check_pods(node, cfg):
     return out
 
 
+def check_annotations(node, api_nodes):
+    """What flannel published for this node in the API (podCIDR, public-ip, VtepMAC) matches the node.
+
+    ``api_nodes``: flannel_facts' ``nodes`` list from any host that has a kubeconfig; matched by name.
+    """
+    if not api_nodes:
+        return []
+    name = node["name"]
+    api = next((n for n in api_nodes if n.get("name") == name), None)
+    if api is None:
+        return [_result("node_annotations", name, "Node object", False, "a Node named %s" % name,
+                        "none among %s" % sorted(n.get("name") for n in api_nodes))]
+    vtep = (node.get("flannel") or {}).get("vtep") or {}
+    want = {"pod_cidr": node_subnet(node), "public_ip": node.get("node_ip"), "backend_type": "vxlan",
+            "vtep_mac": (vtep.get("mac") or "").lower() or None}
+    got = dict((k, api.get(k)) for k in want)
+    return [_result("node_annotations", name, "Node %s" % name, got == want, want, got)]
+
+
 # ------------------------------------------------------------------------------------ cluster
 
 def check_overlaps(nodes):
@@ -244,6 +263,7 @@ def verify_cluster(nodes, settings=None):
     cfg.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
     results = [_result("facts_gathered", n["name"], "facts", False, "flannel, cni and pod sandbox facts",
                        "host failed or unreachable") for n in missing]
+    api_nodes = next((n["flannel"]["nodes"] for n in nodes if (n.get("flannel") or {}).get("nodes")), [])
     for node in nodes:
         peers = [p for p in nodes if p["name"] != node["name"]]
         results += check_subnet(node, cfg)
@@ -252,6 +272,7 @@ def verify_cluster(nodes, settings=None):
         results += check_peers(node, peers, cfg)
         results += check_iptables(node, cfg)
         results += check_pods(node, cfg)
+        results += check_annotations(node, api_nodes)
     results += check_overlaps(nodes)
     return results
 

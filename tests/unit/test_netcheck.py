@@ -60,9 +60,20 @@ def _key(container, last):
     return int(last) if isinstance(container, list) else last
 
 
+def published(nodes):
+    """What flannel (kube subnet manager) would publish on each Node object for these nodes."""
+    return [{"name": n["name"], "pod_cidr": n["flannel"]["subnet_env"]["subnet"], "public_ip": n["node_ip"],
+             "backend_type": "vxlan", "vtep_mac": n["flannel"]["vtep"]["mac"], "vni": 1,
+             "pod_cidrs": [n["flannel"]["subnet_env"]["subnet"]], "internal_ip": n["node_ip"],
+             "kube_subnet_manager": True} for n in nodes]
+
+
 def break_cluster(case):
     nodes = copy.deepcopy(healthy_cluster())
     by_name = dict((n["name"], n) for n in nodes)
+    if case.get("api_nodes"):
+        # the control-plane node read the Node objects (flannel_facts with a kubeconfig)
+        nodes[0]["flannel"]["nodes"] = published(nodes)
     for name, changes in (case.get("set") or {}).items():
         for path, value in changes.items():
             parent, last = _parent(by_name[name], path)
