@@ -157,7 +157,8 @@ build() {
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   k=$(key_of "$RECIPE_REV" "$name" "$mod@$ver" "$(jq -r .Sum <<<"$mj")" "$pkg" "$cgo" "$tags" "$ldflags" \
              "$(cat "$t/.kf-edits")" "$GO_VERSION" "$HOST_ARCH" "$@")
-  stamp=$STAMPS/${name//\//-}.json; out=$BIN/$name
+  local id=${name//\//-}         # cni/bridge -> cni-bridge for stamp and log names
+  stamp=$STAMPS/$id.json; out=$BIN/$name
   mkdir -p "$(dirname "$out")"
   if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -x "$out" ] \
      && [ "$(jq -r .recipe_key "$stamp")" = "$k" ] && [ "$(jq -r .sha256 "$stamp")" = "$(sha256 "$out")" ]; then
@@ -167,9 +168,9 @@ build() {
   log "$name $ver: building $mod@$ver $pkg (CGO_ENABLED=$cgo${tags:+ tags=$tags})"
   start=$(date +%s)
   if ! (cd "$t" && CGO_ENABLED=$cgo $NICE "$GO" build ${tags:+-tags "$tags"} -ldflags "$ldflags" \
-          -o "$out.tmp" "$pkg") >"$LOGS/$name.log" 2>&1; then
-    grep -v '^go: downloading' "$LOGS/$name.log" | tail -25 >&2
-    die "$name: go build failed (full log: $LOGS/$name.log)"
+          -o "$out.tmp" "$pkg") >"$LOGS/$id.log" 2>&1; then
+    grep -v '^go: downloading' "$LOGS/$id.log" | tail -25 >&2
+    die "$name: go build failed (full log: $LOGS/$id.log)"
   fi
   secs=$(( $(date +%s) - start ))
   mv -f "$out.tmp" "$out"

@@ -54,9 +54,12 @@ out=$(run ADD); echo "ADD result: $out"
 ip=$(jq -r '.ips[0].address' <<<"$out")
 [[ $ip == 172.16.1.* ]] || { echo "FAIL: pod address $ip not in 172.16.1.0/24"; exit 1; }
 ip -n "$HOSTNS" -br addr show cni0
-ip -n "$HOSTNS" -d link show cni0 | grep -q 'mtu 1450' || { echo "FAIL: cni0 MTU is not 1450"; exit 1; }
-ip -n "$PODNS" route show | tee /dev/stderr | grep -q 'default via 172.16.1.1' || { echo "FAIL: no default route via cni0"; exit 1; }
-ip -n "$PODNS" route show | grep -q '172.16.0.0/16 via 172.16.1.1' || { echo "FAIL: no route to the cluster network"; exit 1; }
+# (outputs are captured first: `cmd | grep -q` can fail under pipefail when grep exits early)
+link=$(ip -n "$HOSTNS" -d link show cni0)
+[[ $link == *"mtu 1450"* ]] || { echo "FAIL: cni0 MTU is not 1450"; exit 1; }
+routes=$(ip -n "$PODNS" route show); echo "$routes"
+grep -q 'default via 172.16.1.1' <<<"$routes" || { echo "FAIL: no default route via cni0"; exit 1; }
+grep -q '172.16.0.0/16 via 172.16.1.1' <<<"$routes" || { echo "FAIL: no route to the cluster network"; exit 1; }
 if command -v ping >/dev/null; then
   ip netns exec "$PODNS" ping -c1 -W2 172.16.1.1 >/dev/null || { echo "FAIL: pod cannot reach cni0"; exit 1; }
 fi
