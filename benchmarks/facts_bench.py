@@ -193,6 +193,16 @@ MODULE_ARGS = {
 }
 
 
+CAPTURE = "/var/cache/kubeadm-flannel/capture"
+REAL_ARGS = {
+    "flannel_facts": {"subnet_file": os.path.join(CAPTURE, "kfa-cap-node", "subnet.env")},
+    "cni_facts": {"conf_dir": os.path.join(CAPTURE, "net.d"), "bin_dir": "/usr/lib/cni",
+                  "ipam_dir": os.path.join(CAPTURE, "cni-networks")},
+    "pod_sandbox_facts": {"crictl": "/var/cache/kubeadm-flannel/bundle/bin/crictl",
+                          "runtime_endpoint": "unix:///run/kfa-capture/containerd/containerd.sock"},
+}
+
+
 def run_module_here(name):
     """Child mode: run one module with MODULE_ARGS, print its time inside main() and a result digest."""
     import contextlib
@@ -205,7 +215,8 @@ def run_module_here(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = io.StringIO()
-    with patch_module_args(MODULE_ARGS[name]):
+    args = REAL_ARGS if os.environ.get("KFA_BENCH_REAL") else MODULE_ARGS
+    with patch_module_args(args[name]):
         began = time.perf_counter()
         with contextlib.redirect_stdout(out):
             try:
@@ -225,12 +236,15 @@ def run_module_here(name):
                       "digest": digest(facts) if not result.get("failed") else None}))
 
 
-def measure(name, repeat):
+def measure(name, repeat, real=False):
     inner, wall = [], []
     env = dict(os.environ, KFA_BENCH_STATE=os.path.join(BENCH, "state.json"), LC_ALL="C")
+    if real:
+        env["KFA_BENCH_REAL"] = "1"
     for _ in range(repeat):
         began = time.perf_counter()
-        out = subprocess.run(["ip", "netns", "exec", NODE, sys.executable, os.path.abspath(__file__),
+        out = subprocess.run(["ip", "netns", "exec", "kfa-cap-node" if real else NODE, sys.executable,
+                              os.path.abspath(__file__),
                               "--run-module", name], check=True, capture_output=True, text=True, env=env).stdout
         wall.append(time.perf_counter() - began)
         result = json.loads(out.strip().splitlines()[-1])
@@ -245,6 +259,8 @@ def main():
     parser.add_argument("--sizes", default="10,100,500")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the synthetic node up (debugging)")
+    parser.add_argument("--real", action="store_true",
+                        help="real crictl + containerd: pods made by containerd_pods.sh in the capture runtime")
     parser.add_argument("--run-module", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_module:
@@ -252,6 +268,8 @@ def main():
         return 0
     if os.geteuid() != 0:
         sys.exit("facts_bench.py needs root (network namespaces, veths, iptables in its own netns)")
+    if args.real:
+        return real_runtime(args)
     node = Node()
     rows = []
     try:
@@ -279,6 +297,30 @@ def main():
         print("%6d %9.3fs %9.3fs %9.3fs %11.3fs %13.3fs" % (
             row["pods"], row["flannel_facts"]["main_s"], row["cni_facts"]["main_s"],
             row["pod_sandbox_facts"]["main_s"], row["total_main_s"], row["total_process_s"]))
+    return 0
+
+
+def real_runtime(args):
+    """Same three modules against the private containerd of tests/unit/capture, real crictl, real pods."""
+    pods_sh = os.path.join(HERE, "containerd_pods.sh")
+    rows = []
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            began = time.perf_counter()
+            sh(pods_sh, "add", str(size))
+            row = {"bench_pods": size, "build_s": round(time.perf_counter() - began, 1)}
+            for name in ("flannel_facts", "cni_facts", "pod_sandbox_facts"):
+                inner, wall, digest = measure(name, args.repeat, real=True)
+                row[name] = {"main_s": round(inner, 3), "process_s": round(wall, 3), "digest": digest}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        if not args.keep:
+            sh(pods_sh, "delete")
+    print("\n%6s %10s %10s %10s  (real crictl, +3 capture pods)" % ("pods", "flannel", "cni", "sandbox"))
+    for row in rows:
+        print("%6d %9.3fs %9.3fs %9.3fs" % (row["bench_pods"], row["flannel_facts"]["main_s"],
+                                            row["cni_facts"]["main_s"], row["pod_sandbox_facts"]["main_s"]))
     return 0
 
 
