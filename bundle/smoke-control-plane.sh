@@ -31,7 +31,7 @@ if [ -z "$ETCD" ]; then   # Debian's etcd-server, unpacked into the cache (not i
   ETCD=$d/etcd-server/usr/bin/etcd
 fi
 nsx() { ip netns exec "$NS" "$@"; }
-bg() { local log=$1; shift; nsx "$@" >"$W/$log.log" 2>&1 & pids+=($!); }
+bg() { local log=$1; shift; ip netns exec "$NS" "$@" >"$W/$log.log" 2>&1 & pids+=($!); }  # $! = the daemon itself (ip and env exec)
 
 ip netns add "$NS"
 nsx ip link set lo up
