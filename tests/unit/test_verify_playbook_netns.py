@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+"""playbooks/verify.yml end to end against two flannel-shaped nodes made of network namespaces.
+
+Needs root and iproute2/iptables (as every node of this project does); each test builds its own namespaces
+with unique names (kfa-t-<random>-a/-b), points Ansible's local connection into them through a per-namespace
+python wrapper (`ip netns exec`), and removes everything afterwards. Nothing is sent anywhere.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+from netfacts_helpers import ROOT
+
+NEEDS = [shutil.which(tool) for tool in ("ip", "bridge", "iptables")]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not all(NEEDS),
+                                reason="builds network namespaces: needs root, ip, bridge and iptables")
+
+NODES = {
+    # name: (underlay ip, vtep mac, subnet, gateway/cidr on cni0)
+    "a": ("192.168.100.10", "a2:12:b0:b8:25:7c", "172.16.0.0/24", "172.16.0.1/24"),
+    "b": ("192.168.100.101", "42:7b:d8:d5:f7:8c", "172.16.1.0/24", "172.16.1.1/24"),
+}
+
+
+def run(*argv):
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    tag = "kfa-t-%s" % uuid.uuid4().hex[:6]
+    names = dict((key, "%s-%s" % (tag, key)) for key in NODES)
+    for ns in names.values():
+        run("ip", "netns", "add", ns)
+    try:
+        run("ip", "-n", names["a"], "link", "add", "enp0s8", "type", "veth", "peer", "name", "enp0s8",
+            "netns", names["b"])
+        hosts = {}
+        for key, ns in names.items():
+            ip, mac, subnet, gw = NODES[key]
+            other = [k for k in NODES if k != key][0]
+            o_ip, o_mac, o_subnet, _ = NODES[other]
+            o_net = o_subnet.split("/")[0]
+            for cmd in (
+                    ["link", "set", "lo", "up"], ["addr", "add", ip + "/24", "dev", "enp0s8"],
+                    ["link", "set", "enp0s8", "up"],
+                    ["link", "add", "flannel.1", "address", mac, "type", "vxlan", "id", "1", "local", ip,
+                     "dev", "enp0s8", "dstport", "8472", "nolearning"],
+                    ["link", "set", "flannel.1", "mtu", "1450"],
+                    ["addr", "add", subnet.split("/")[0] + "/32", "dev", "flannel.1"],
+                    ["link", "set", "flannel.1", "up"],
+                    ["link", "add", "cni0", "type", "bridge"], ["link", "set", "cni0", "mtu", "1450"],
+                    ["addr", "add", gw, "dev", "cni0"], ["link", "set", "cni0", "up"],
+                    ["route", "add", o_subnet, "via", o_net, "dev", "flannel.1", "onlink"],
+                    ["neigh", "replace", o_net, "lladdr", o_mac, "dev", "flannel.1", "nud", "permanent"]):
+                run("ip", "-n", ns, *cmd)
+            run("bridge", "-n", ns, "fdb", "replace", o_mac, "dev", "flannel.1", "dst", o_ip, "self", "permanent")
+            for table, chain, rule in (
+                    ("nat", "POSTROUTING", "-s 172.16.0.0/16 -d 172.16.0.0/16 -j RETURN"),
+                    ("nat", "POSTROUTING", "-s 172.16.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully"),
+                    ("nat", "POSTROUTING", "! -s 172.16.0.0/16 -d %s -j RETURN" % subnet),
+                    ("nat", "POSTROUTING", "! -s 172.16.0.0/16 -d 172.16.0.0/16 -j MASQUERADE --random-fully"),
+                    ("filter", "FORWARD", "-s 172.16.0.0/16 -j ACCEPT"),
+                    ("filter", "FORWARD", "-d 172.16.0.0/16 -j ACCEPT")):
+                run("ip", "netns", "exec", ns, "iptables", "-t", table, "-A", chain, *rule.split())
+            state = tmp_path / key
+            state.mkdir()
+            (state / "subnet.env").write_text("FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=%s\n"
+                                              "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n" % gw)
+            wrapper = state / "python"
+            wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (ns, sys.executable))
+            wrapper.chmod(0o755)
+            hosts[ns] = {
+                "ansible_python_interpreter": str(wrapper),
+                "verify_flannel_subnet_file": str(state / "subnet.env"),
+                "verify_cni_conf_dir": str(state / "net.d"),
+                "verify_cni_bin_dir": str(state / "bin"),
+                "verify_cni_ipam_dir": str(state / "networks"),
+                "verify_netns_dir": str(state / "netns"),
+                "verify_crictl": "kfa-no-crictl-here",
+                "verify_kubeconfig": str(state / "admin.conf"),
+            }
+        inventory = {"all": {"vars": {"ansible_connection": "local"}, "children": {"kube_cluster": {"children": {
+            "kube_control_plane": {"hosts": {names["a"]: hosts[names["a"]]}},
+            "kube_workers": {"hosts": {names["b"]: hosts[names["b"]]}}}}}}}
+        path = tmp_path / "hosts.yml"
+        path.write_text(yaml.safe_dump(inventory))
+        yield {"inventory": str(path), "names": names}
+    finally:
+        for ns in names.values():
+            subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
+
+
+def verify(inventory):
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", PATH="%s:%s" % (bindir, os.environ.get("PATH", "")))
+    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", inventory, "playbooks/verify.yml"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_verify_passes_on_a_consistent_cluster(lab):
+    rc, out = verify(lab["inventory"])
+    assert rc == 0, out[-4000:]
+    assert " 0 failed" in out
+
+
+def test_verify_fails_naming_the_missing_route(lab):
+    run("ip", "-n", lab["names"]["b"], "route", "del", "172.16.0.0/24")
+    rc, out = verify(lab["inventory"])
+    assert rc != 0
+    assert "FAILED: route_to_peer on %s route to 172.16.0.0/24 (%s)" % (lab["names"]["b"], lab["names"]["a"]) in out
+
+
+def test_verify_fails_when_the_vtep_uses_another_address(lab):
+    """flannel bound to the wrong NIC: VTEP local address is not the node's cluster-interface address."""
+    ns = lab["names"]["a"]
+    run("ip", "-n", ns, "addr", "add", "10.0.2.15/24", "dev", "enp0s8")
+    run("ip", "-n", ns, "link", "set", "flannel.1", "type", "vxlan", "id", "1", "local", "10.0.2.15")
+    rc, out = verify(lab["inventory"])
+    assert rc != 0
+    assert "FAILED: vtep_local_ip on %s flannel.1: expected 192.168.100.10, found 10.0.2.15" % ns in out
