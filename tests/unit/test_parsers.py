@@ -116,3 +116,13 @@ def test_sandbox_with_vanished_pause_process():
     details = sandbox_parse.parse_inspectp(fixture_text("captured/crictl_inspectp_multi.json"))
     result = sandbox_parse.build_sandboxes(pods, [], details, {}, {}, {"pause"})
     assert all(p["pid_alive"] is False and p["pause_processes"] == [] for p in result)
+
+
+def test_read_proc_raw_reads_the_real_proc():
+    """The one I/O helper of the parsers: namespace links of this very process, a vanished pid skipped."""
+    import os
+    raw = sandbox_parse.read_proc_raw(pids=[os.getpid(), 2 ** 22 + 1])
+    assert list(raw) == [str(os.getpid())]
+    mine = sandbox_parse.parse_processes(raw)[os.getpid()]
+    assert mine["ns"]["net"] == os.stat("/proc/self/ns/net").st_ino
+    assert set(mine["ns"]) == set(sandbox_parse.NAMESPACES)
