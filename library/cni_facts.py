@@ -274,8 +274,9 @@ def run(module, argv):
 
 
 def read_text(path):
-    with open(path) as handle:
-        return handle.read()
+    # a config or lease file with bytes that are not UTF-8 is reported as invalid, not a traceback
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
 
 
 def list_dir(path):
@@ -339,6 +340,8 @@ def main():
         facts = gather(module)
     except ParseError as exc:
         module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
     module.exit_json(changed=False, ansible_facts={"cni": facts})
 
 

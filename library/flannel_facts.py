@@ -442,8 +442,8 @@ def gather(module):
     path = params["subnet_file"]
     subnet_env = {"present": False, "path": path}
     if os.path.exists(path):
-        with open(path) as handle:
-            subnet_env.update(parse_subnet_env(handle.read(), source=path))
+        with open(path, "rb") as handle:
+            subnet_env.update(parse_subnet_env(handle.read().decode("utf-8", "replace"), source=path))
         subnet_env["present"] = True
     facts["subnet_env"] = subnet_env
 
@@ -499,6 +499,8 @@ def main():
         facts = gather(module)
     except ParseError as exc:
         module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
     module.exit_json(changed=False, ansible_facts={"flannel": facts})
 
 

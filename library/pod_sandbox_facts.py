@@ -264,6 +264,8 @@ def main():
         facts = gather(module)
     except ParseError as exc:
         module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
     module.exit_json(changed=False, ansible_facts={"pod_sandboxes": facts})
 
 

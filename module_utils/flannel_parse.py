@@ -105,7 +105,7 @@ def parse_vtep(text, vni=None, source="ip -d -j addr show"):
         "vni": int(data["id"]),
         "local": data.get("local"),
         "dev": underlay_name,
-        # iproute2 prints port 0 when the kernel default is in use; the kernel default for flannel is 8472
+        # the kernel reports the port in use: flannel's Port 0 leaves the Linux default, 8472
         "dstport": int(data.get("port", 0)),
         "learning": bool(data.get("learning", True)),
         "mtu": link.get("mtu"),

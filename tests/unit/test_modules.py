@@ -39,6 +39,9 @@ def _build_trees(case, tmp):
                     (root / entry / sub).write_text(text)
             else:
                 (root / entry).write_text(content if isinstance(content, str) else "")
+    for name, files in (case.get("extra_bytes") or {}).items():
+        for entry, text in files.items():
+            (tmp / name / entry).write_bytes(text.encode("latin-1"))
 
 
 class Runner(object):
