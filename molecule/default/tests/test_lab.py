@@ -98,3 +98,33 @@ def test_lab_egress_ends_in_drops(lab):
     assert all(r.endswith("-j DROP") for r in rules[-2:]), rules
     assert all(r.endswith("-j ACCEPT") for r in rules[:-2]), rules
     assert not [r for r in rules if "--dports 80,443" in r and " -d " not in r], "archive rule without a destination"
+
+
+SHIELDED = [
+    "/proc/sys/kernel/panic",
+    "/proc/sys/kernel/panic_on_oops",
+    "/proc/sys/vm/overcommit_memory",
+    "/proc/sys/vm/panic_on_oom",
+    "/proc/sys/kernel/keys/root_maxkeys",
+    "/proc/sys/kernel/keys/root_maxbytes",
+    "/proc/sys/net/netfilter/nf_conntrack_max",
+    "/sys/module/nf_conntrack/parameters/hashsize",
+]
+
+
+@pytest.mark.parametrize("path", SHIELDED)
+def test_host_wide_kernel_setting_is_shielded(node_host, path):
+    # A write inside the node (as the kubelet / kube-proxy would make) must not reach the podman host.
+    # Never write through an unshielded path: that would change the host's own setting.
+    mountpoints = [line.split()[4] for line in node_host.file("/proc/self/mountinfo").content_string.splitlines()]
+    assert path in mountpoints, f"{path} is not shielded in the node"
+    host = testinfra.get_host("local://")
+    before = host.file(path).content_string.strip()
+    inside = node_host.file(path).content_string.strip()
+    probe = str(int(before) + 1)
+    node_host.check_output(f"sh -c 'echo {probe} > {path}'")
+    try:
+        assert node_host.file(path).content_string.strip() == probe
+        assert host.file(path).content_string.strip() == before
+    finally:
+        node_host.check_output(f"sh -c 'echo {inside} > {path}'")
