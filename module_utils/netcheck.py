@@ -141,6 +141,13 @@ def check_peers(node, peers, cfg):
                                got == want, want, got))
         peer_vtep = (peer.get("flannel") or {}).get("vtep") or {}
         mac = (peer_vtep.get("mac") or "").lower() or None
+        if subnet is not None:
+            # flannel's vxlan backend also pins an ARP entry: remote subnet address -> remote VTEP MAC
+            addr = str(_net(subnet).network_address)
+            found = [n.get("lladdr") for n in flannel.get("neighbours") or [] if n.get("dst") == addr]
+            out.append(_result("neighbour_to_peer", name, "neigh %s (%s)" % (addr, peer["name"]),
+                               bool(mac) and found == [mac], "%s lladdr %s" % (addr, mac),
+                               found or "no entry for %s" % addr))
         want_ip = peer.get("node_ip")
         entries = [e for e in fdb if e.get("mac") == mac] if mac else []
         found = [e.get("dst") for e in entries] or "no entry for %s" % mac
