@@ -41,7 +41,8 @@ options:
     elements: str
     default: [pause]
 requirements:
-  - crictl (any release with C(-o json); several ids per inspect call)
+  - crictl with C(-o json) and several ids per C(inspect)/C(inspectp) call (v1.22 prints one document per id,
+    newer releases one array; both are read)
 attributes:
   check_mode:
     support: full

@@ -37,7 +37,10 @@ def load_json(source, text, expect=list):
 
 
 def load_json_stream(source, text):
-    """Parse a stream of JSON objects printed one after another (crictl inspect with several ids)."""
+    """Parse JSON objects printed one after another, or one array of them.
+
+    crictl v1.22 inspect/inspectp print one document per id; newer crictl prints a single array.
+    """
     if text is None or not text.strip():
         raise ParseError(source, "empty output, expected JSON objects")
     decoder = json.JSONDecoder()
