@@ -45,14 +45,34 @@ def node_subnet(node):
     return env.get("subnet") if env.get("present") else None
 
 
-def expected_masquerade(network, subnet):
-    """flannel v0.16.1 MasqRules for cluster ``network`` and node ``subnet``, as comparable tuples."""
+def expected_masquerade(network, subnet, flavour="v0.16"):
+    """flannel's masquerade rules for cluster ``network`` and node ``subnet``, as comparable tuples.
+
+    v0.16 (network/iptables.go MasqRules, also v0.17-v0.21 inside FLANNEL-POSTRTG) and v0.22+
+    (pkg/iptables: a kube-proxy mark RETURN, then pod<->cluster RETURNs instead of cluster->cluster).
+    """
+    if flavour == "v0.22":
+        return [
+            (subnet, False, network, False, "RETURN"),
+            (network, False, subnet, False, "RETURN"),
+            (network, True, subnet, False, "RETURN"),
+            (network, False, "224.0.0.0/4", True, "MASQUERADE"),
+            (network, True, network, False, "MASQUERADE"),
+        ]
     return [
         (network, False, network, False, "RETURN"),
         (network, False, "224.0.0.0/4", True, "MASQUERADE"),
         (network, True, subnet, False, "RETURN"),
         (network, True, network, False, "MASQUERADE"),
     ]
+
+
+def masquerade_flavour(rules):
+    """v0.22 when flannel's chain starts with the kube-proxy mark RETURN, else v0.16."""
+    for rule in rules:
+        if rule.get("target") == "RETURN" and "--mark" in (rule.get("match_options") or []):
+            return "v0.22"
+    return "v0.16"
 
 
 def expected_forward(network):
@@ -168,7 +188,9 @@ def check_iptables(node, cfg):
     out = []
     groups = [("forward_rules", "forward", expected_forward(network))]
     if cfg["ip_masq"] and subnet is not None:
-        groups.insert(0, ("masquerade_rules", "masquerade", expected_masquerade(network, _net(subnet).with_prefixlen)))
+        flavour = masquerade_flavour((ipt.get("masquerade") or {}).get("rules") or [])
+        groups.insert(0, ("masquerade_rules", "masquerade",
+                          expected_masquerade(network, _net(subnet).with_prefixlen, flavour)))
     for check, kind, wanted in groups:
         part = ipt.get(kind) or {}
         have = set(_rule_key(r) for r in part.get("rules") or [])

@@ -146,3 +146,31 @@ def test_settings_default_to_the_first_nodes_view():
         node["settings"] = dict(SETTINGS, pod_subnet="10.244.0.0/16")
     failed = set(r["check"] for r in netcheck.verify_cluster(nodes) if not r["ok"])
     assert "subnet_in_cluster_cidr" in failed
+
+
+def _newer_flannel_node(drop=None):
+    """kfa-cap-node's facts with the iptables of the FLANNEL-POSTRTG/FLANNEL-FWD capture (10.244.0.0/16)."""
+    node = healthy_cluster()[0]
+    nat = flannel_parse.parse_iptables_save(fixture_text("captured/newfl_iptables_save_nat.txt"))["nat"]
+    filt = flannel_parse.parse_iptables_save(fixture_text("captured/newfl_iptables_save_filter.txt"))["filter"]
+    ipt = flannel_parse.flannel_iptables(nat, filt)
+    ipt["available"] = True
+    if drop is not None:
+        del ipt["masquerade"]["rules"][drop]
+    node["flannel"]["iptables"] = ipt
+    node["flannel"]["subnet_env"]["subnet"] = "10.244.1.0/24"
+    return node
+
+
+def test_newer_flannel_chain_layout_is_recognised():
+    cfg = dict(netcheck.DEFAULTS, pod_subnet="10.244.0.0/16")
+    results = netcheck.check_iptables(_newer_flannel_node(), cfg)
+    assert [(r["check"], r["ok"]) for r in results] == [("masquerade_rules", True), ("forward_rules", True)]
+    assert results[0]["object"] == "nat chain FLANNEL-POSTRTG"
+
+
+def test_newer_flannel_chain_missing_pod_to_cluster_return():
+    cfg = dict(netcheck.DEFAULTS, pod_subnet="10.244.0.0/16")
+    results = netcheck.check_iptables(_newer_flannel_node(drop=1), cfg)
+    assert not results[0]["ok"]
+    assert "missing: -s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN" in results[0]["message"]
