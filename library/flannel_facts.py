@@ -39,7 +39,7 @@ options:
         is empty and no C(kubectl) call is made.
     type: path
   kubectl:
-    description: kubectl binary (name looked up in PATH, or a path).
+    description: kubectl binary (name looked up in PATH and /usr/local/bin, or a path).
     type: str
     default: kubectl
   iptables:
@@ -478,7 +478,7 @@ def gather(module):
 
     kubeconfig = params["kubeconfig"]
     if kubeconfig and os.path.exists(kubeconfig):
-        kubectl = module.get_bin_path(params["kubectl"], required=True)
+        kubectl = module.get_bin_path(params["kubectl"], required=True, opt_dirs=["/usr/local/bin"])
         cmd = [kubectl, "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"]
         facts["nodes"] = parse_nodes(run(module, cmd), source=" ".join(cmd))
     return facts
