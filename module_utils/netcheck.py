@@ -18,6 +18,8 @@ DEFAULTS = {
     "vxlan_port": 8472,
     "vxlan_overhead": 50,
     "bridge": "cni0",
+    # type of the first plugin of the CNI config that must win (flannel's 10-flannel.conflist)
+    "cni_plugin": "flannel",
     "ip_masq": True,
     # containerd (CRI) puts every container into the sandbox's net, ipc and uts namespaces;
     # dockershim (the seed's lab) gave containers their own uts. mnt is always per container.
@@ -204,6 +206,85 @@ def check_iptables(node, cfg):
     return out
 
 
+def _delegate_plugins(plugin):
+    """Plugin types a CNI plugin entry runs besides itself (flannel delegates to bridge + host-local)."""
+    extra = []
+    if plugin.get("type") == "flannel":
+        delegate = plugin.get("delegate") or {}
+        extra.append(delegate.get("type", "bridge"))
+        extra.append(((delegate.get("ipam") or plugin.get("ipam") or {}).get("type")) or "host-local")
+    elif isinstance(plugin.get("ipam"), dict) and plugin["ipam"].get("type"):
+        extra.append(plugin["ipam"]["type"])
+    return extra
+
+
+def _hairpin_wanted(plugin):
+    if plugin.get("type") == "flannel":
+        return bool((plugin.get("delegate") or {}).get("hairpinMode"))
+    return bool(plugin.get("hairpinMode"))
+
+
+def check_cni(node, cfg):
+    """The CNI config that wins, the plugins it needs, hairpin on the bridge ports."""
+    name = node["name"]
+    cni = node.get("cni") or {}
+    active = cni.get("active")
+    found = ("%s (%s)" % (active.get("file"), ",".join(active.get("plugins") or []))) if active \
+        else "no valid config in %s" % cni.get("conf_dir")
+    ok = bool(active) and (active.get("plugins") or [None])[0] == cfg["cni_plugin"]
+    out = [_result("cni_config_active", name, cni.get("conf_dir") or "CNI conf dir", ok,
+                   "first config by name is a %s config" % cfg["cni_plugin"], found)]
+    if not active:
+        return out
+    plugins = (active.get("config") or {}).get("plugins") or [active.get("config") or {}]
+    needed = ["loopback"]
+    for plugin in plugins:
+        needed += [plugin.get("type")] + _delegate_plugins(plugin)
+    needed = sorted(set(n for n in needed if n))
+    missing = [n for n in needed if n not in (cni.get("binaries") or [])]
+    out.append(_result("cni_plugins_present", name, cni.get("bin_dir") or "CNI bin dir", not missing,
+                       ", ".join(needed), "missing: %s" % ", ".join(missing) if missing else "all present"))
+    bridge = cni.get("bridge") or {}
+    if any(_hairpin_wanted(p) for p in plugins) and bridge.get("present"):
+        off = [p["name"] for p in bridge.get("ports") or [] if p.get("hairpin") is not True]
+        out.append(_result("bridge_hairpin", name, cfg["bridge"], not off, "hairpin on every port",
+                           "off on %s" % ", ".join(off) if off else "on everywhere"))
+    return out
+
+
+def check_pod_wiring(node, cfg):
+    """Every pod network namespace hangs on the bridge; every host-local lease belongs to a live sandbox."""
+    name = node["name"]
+    facts = node.get("pod_sandboxes") or {}
+    cni = node.get("cni") or {}
+    if not facts.get("present"):
+        return []
+    out = []
+    sandboxes = facts.get("sandboxes") or []
+    bridge = cni.get("bridge") or {}
+    attached = set(p.get("netns_inode") for p in bridge.get("ports") or [] if p.get("netns_inode"))
+    for pod in sandboxes:
+        if pod.get("state") != "SANDBOX_READY" or (pod.get("namespace_options") or {}).get("network") != "POD":
+            continue
+        net = (pod.get("namespaces") or {}).get("net")
+        if net is None:
+            continue
+        out.append(_result("pod_on_bridge", name, "pod %s/%s" % (pod.get("namespace"), pod.get("name")),
+                           net in attached, "a %s port whose peer is in netns %s" % (cfg["bridge"], net),
+                           "attached" if net in attached else "no such port"))
+    active = cni.get("active") or {}
+    ids = set(p.get("id") for p in sandboxes)
+    for lease_dir in cni.get("ipam") or []:
+        if active and lease_dir.get("network") != active.get("name"):
+            continue
+        leaked = ["%s (%s)" % (a["ip"], (a.get("container_id") or "")[:13]) for a in lease_dir.get("allocations") or []
+                  if a.get("container_id") not in ids]
+        out.append(_result("ipam_no_leaks", name, "host-local %s" % lease_dir.get("network"), not leaked,
+                           "every lease held by a sandbox", "leaked: %s" % ", ".join(leaked) if leaked
+                           else "%d leases, all held" % len(lease_dir.get("allocations") or [])))
+    return out
+
+
 def check_pods(node, cfg):
     name = node["name"]
     facts = node.get("pod_sandboxes") or {}
@@ -301,6 +382,8 @@ def verify_cluster(nodes, settings=None):
         results += check_peers(node, peers, cfg)
         results += check_iptables(node, cfg)
         results += check_pods(node, cfg)
+        results += check_cni(node, cfg)
+        results += check_pod_wiring(node, cfg)
         results += check_annotations(node, api_nodes)
     results += check_overlaps(nodes)
     return results

@@ -10,7 +10,8 @@ from netfacts_helpers import ROOT, dig, fixture_json, fixture_text, load_cases, 
 
 from ansible.module_utils import cni_parse, flannel_parse, netcheck, sandbox_parse
 
-SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472}
+# the capture runtime runs Debian's bridge plugin directly (Debian ships no flannel CNI plugin)
+SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472, "cni_plugin": "bridge"}
 
 
 def _flannel(prefix):
@@ -40,13 +41,24 @@ def _sandboxes():
             "sandboxes": sandbox_parse.build_sandboxes(pods, ctrs, details, cdetails, procs, {"pause"})}
 
 
+def _cni(prefix, leases):
+    """cni_facts as the module builds them, from captured files (the peer shares the node's image)."""
+    configs, active = cni_parse.parse_conf_dir(fixture_json("captured/cni_conf_dir.json").items())
+    ids = cni_parse.parse_netns_ids(fixture_text("captured/node_ip_j_netns_list_id.json")) if prefix == "node" else {}
+    return {"conf_dir": "/etc/cni/net.d", "configs": configs, "active": active, "bin_dir": "/opt/cni/bin",
+            "binaries": fixture_json("captured/cni_bin_dir.json"),
+            "bridge": cni_parse.parse_bridge(fixture_text("captured/%s_ip_d_j_addr.json" % prefix), "cni0", ids,
+                                             fixture_json("captured/netns_inodes.json")),
+            "ipam": cni_parse.parse_host_local(leases)}
+
+
 def healthy_cluster():
     """Two nodes as the verify role collects them, every value parsed from captured output."""
     node = {"name": "kfa-cap-node", "node_ip": "192.168.100.10", "flannel": _flannel("node"),
-            "cni": {"bridge": cni_parse.parse_bridge(fixture_text("captured/node_ip_d_j_addr.json"), "cni0")},
+            "cni": _cni("node", fixture_json("captured/host_local_tree.json")),
             "pod_sandboxes": _sandboxes()}
     peer = {"name": "kfa-cap-peer", "node_ip": "192.168.100.101", "flannel": _flannel("peer"),
-            "cni": {"bridge": cni_parse.parse_bridge(fixture_text("captured/peer_ip_d_j_addr.json"), "cni0")},
+            "cni": _cni("peer", {}),
             "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []}}
     return [node, peer]
 

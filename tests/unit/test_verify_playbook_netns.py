@@ -6,6 +6,7 @@ with unique names (kfa-t-<random>-a/-b), points Ansible's local connection into 
 python wrapper (`ip netns exec`), and removes everything afterwards. Nothing is sent anywhere.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -73,6 +74,17 @@ def lab(tmp_path):
             state.mkdir()
             (state / "subnet.env").write_text("FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=%s\n"
                                               "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n" % gw)
+            # flannel's CNI config (the seed's kube-flannel-cfg cni-conf.json) and the plugins it needs;
+            # nothing executes them here, cni_facts only lists them
+            (state / "net.d").mkdir()
+            (state / "net.d" / "10-flannel.conflist").write_text(json.dumps({
+                "name": "cbr0", "cniVersion": "0.3.1", "plugins": [
+                    {"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True}},
+                    {"type": "portmap", "capabilities": {"portMappings": True}}]}))
+            (state / "bin").mkdir()
+            for plugin in ("bridge", "flannel", "host-local", "loopback", "portmap"):
+                (state / "bin" / plugin).write_text("#!/bin/sh\nexit 1\n")
+                (state / "bin" / plugin).chmod(0o755)
             wrapper = state / "python"
             wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (ns, sys.executable))
             wrapper.chmod(0o755)
@@ -127,3 +139,11 @@ def test_verify_fails_when_the_vtep_uses_another_address(lab):
     rc, out = verify(lab["inventory"])
     assert rc != 0
     assert "FAILED: vtep_local_ip on %s flannel.1: expected 192.168.100.10, found 10.0.2.15" % ns in out
+
+
+def test_verify_fails_when_flannels_cni_plugin_is_missing(lab, tmp_path):
+    (tmp_path / "b" / "bin" / "flannel").unlink()
+    rc, out = verify(lab["inventory"])
+    assert rc != 0
+    assert "FAILED: cni_plugins_present on %s" % lab["names"]["b"] in out
+    assert "missing: flannel" in out
