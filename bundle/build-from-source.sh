@@ -78,7 +78,7 @@ for a in "$@"; do
   case $a in
     --force) FORCE=1 ;;
     --list) echo "$ALL_TARGETS" | tr ' ' '\n'; exit 0 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     -*) die "unknown option $a" ;;
     *) targets+=("$a") ;;
   esac
