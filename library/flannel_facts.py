@@ -13,7 +13,9 @@ short_description: Gather flannel (vxlan backend) state of a node as facts
 description:
   - Reads C(/run/flannel/subnet.env), the VTEP device C(flannel.<VNI>) (C(ip -d -j addr show)), the routes
     through it (C(ip -j route show)), its FDB and neighbour entries (C(bridge -j fdb show dev), C(ip -j neigh show dev)),
-    and the iptables rules flannel owns (C(iptables-save -t nat) and C(-t filter), one call per table).
+    and the iptables rules flannel owns (C(iptables-save -t nat) and C(-t filter), one call per table and backend;
+    with both C(iptables-nft-save) and C(iptables-legacy-save) present both are read, since a flannel image may
+    write through the other backend than the host's C(iptables)).
   - Recognises both iptables layouts, flannel v0.16 (rules directly in nat C(POSTROUTING) and filter C(FORWARD))
     and newer flannel (C(FLANNEL-POSTRTG) and C(FLANNEL-FWD) chains).
   - With O(kubeconfig), also reads every node's podCIDR and flannel annotations with one C(kubectl get nodes -o json).
@@ -48,7 +50,7 @@ options:
     default: true
 requirements:
   - iproute2 with JSON output (C(ip -j), C(bridge -j))
-  - iptables-save (when O(iptables=true))
+  - iptables-save, or iptables-nft-save/iptables-legacy-save (when O(iptables=true))
   - kubectl (only with O(kubeconfig))
 attributes:
   check_mode:
@@ -299,6 +301,30 @@ ansible_facts:
               returned: when available
               type: str
               sample: v0.16
+            backend:
+              description: Backend the reported rules come from; C(nft) and C(legacy) when both C(iptables-nft-save) and
+                C(iptables-legacy-save) exist (the one holding flannel's rules wins), else C(default) (C(iptables-save)).
+              returned: when available
+              type: str
+              sample: legacy
+            backends:
+              description: Every backend read.
+              returned: when available
+              type: list
+              elements: dict
+              contains:
+                name:
+                  description: C(nft), C(legacy) or C(default).
+                  type: str
+                layout:
+                  description: Layout found in that backend, null when it could not be read.
+                  type: str
+                rules:
+                  description: Number of flannel rules found in that backend.
+                  type: int
+                error:
+                  description: Why the backend could not be read, else null.
+                  type: str
             masquerade:
               description: nat rules flannel owns.
               returned: when available
@@ -434,6 +460,56 @@ def run(module, argv):
     return out
 
 
+def read_backend(module, save):
+    """nat and filter of one iptables backend, parsed; (tables, None) or (None, error text)."""
+    tables = {}
+    for table in ("nat", "filter"):
+        cmd = [save, "-t", table]
+        rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc != 0:
+            return None, "%s failed (rc=%s): %s" % (" ".join(cmd), rc, (err or out).strip())
+        parsed = parse_iptables_save(out, source=" ".join(cmd))
+        if table not in parsed:
+            raise ParseError(" ".join(cmd), "no *%s table in the output" % table)
+        tables[table] = parsed[table]
+    return tables, None
+
+
+def gather_iptables(module, subnet_env):
+    """flannel's rules from whichever iptables backend holds them.
+
+    iptables-save shows one backend only; a flannel image writing through iptables-legacy on an nft
+    host (or the reverse) would look rule-less. So both backends are read when both tools exist.
+    """
+    backends = [(name, module.get_bin_path("iptables-%s-save" % name)) for name in ("nft", "legacy")]
+    backends = [(name, path) for name, path in backends if path]
+    if not backends:
+        path = module.get_bin_path("iptables-save")
+        backends = [("default", path)] if path else []
+    if not backends:
+        return {"available": False}
+    seen = []
+    best = None
+    for name, path in backends:
+        tables, error = read_backend(module, path)
+        if error is not None:
+            if len(backends) == 1:
+                module.fail_json(msg=error)
+            seen.append({"name": name, "error": error, "layout": None, "rules": 0})
+            continue
+        result = flannel_iptables(tables["nat"], tables["filter"],
+                                  network=subnet_env.get("network"), subnet=subnet_env.get("subnet"))
+        count = len(result["masquerade"]["rules"]) + len(result["forward"]["rules"])
+        seen.append({"name": name, "error": None, "layout": result["layout"], "rules": count})
+        if best is None or (result["layout"] != "none" and count > best[2]):
+            best = (name, result, count if result["layout"] != "none" else -1)
+    if best is None:
+        module.fail_json(msg="no iptables backend could be read: %s" % "; ".join(b["error"] for b in seen))
+    iptables = best[1]
+    iptables.update(available=True, backend=best[0], backends=seen)
+    return iptables
+
+
 def gather(module):
     params = module.params
     ip = module.get_bin_path("ip", required=True)
@@ -461,20 +537,7 @@ def gather(module):
         cmd = [ip, "-j", "neigh", "show", "dev", vtep["name"]]
         facts["neighbours"] = parse_neighbours(run(module, cmd), source=" ".join(cmd))
 
-    iptables = {"available": False}
-    save = module.get_bin_path("iptables-save") if params["iptables"] else None
-    if save:
-        tables = {}
-        for table in ("nat", "filter"):
-            cmd = [save, "-t", table]
-            parsed = parse_iptables_save(run(module, cmd), source=" ".join(cmd))
-            if table not in parsed:
-                raise ParseError(" ".join(cmd), "no *%s table in the output" % table)
-            tables[table] = parsed[table]
-        iptables = flannel_iptables(tables["nat"], tables["filter"],
-                                    network=subnet_env.get("network"), subnet=subnet_env.get("subnet"))
-        iptables["available"] = True
-    facts["iptables"] = iptables
+    facts["iptables"] = gather_iptables(module, subnet_env) if params["iptables"] else {"available": False}
 
     kubeconfig = params["kubeconfig"]
     if kubeconfig and os.path.exists(kubeconfig):

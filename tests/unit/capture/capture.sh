@@ -15,6 +15,10 @@ $N ip -j neigh show dev flannel.1 > node_ip_j_neigh_flannel1.json
 $N ip -j netns list-id > node_ip_j_netns_list_id.json
 $N iptables-save -t nat > node_iptables_save_nat.txt
 $N iptables-save -t filter > node_iptables_save_filter.txt
+# flannel's rules in iptables-legacy, kube-proxy's in nft
+for b in nft legacy; do for t in nat filter; do
+  nsenter --net=/var/run/netns/kfa-cap-dual iptables-$b-save -t $t > dual_${b}_save_$t.txt
+done; done
 # a namespace that is no flannel node at all (a pod's view: lo + eth0)
 nsenter --net=/var/run/netns/kfa-cap-pod-a ip -d -j addr show > plain_ip_d_j_addr.json
 nsenter --net=/var/run/netns/kfa-cap-pod-a ip -j route show > plain_ip_j_route.json

@@ -58,6 +58,18 @@ ip netns exec $X iptables -t filter -N FLANNEL-FWD
 ip netns exec $X iptables -t filter -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
 ip netns exec $X iptables -t filter -A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
 ip netns exec $X iptables -t filter -A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+# a node whose flannel wrote through iptables-legacy while the host's iptables is nft (Debian 12 default):
+# iptables-save shows only one backend, so the module must read both
+D=kfa-cap-dual
+ip netns add $D
+ip netns exec $D iptables-nft -t nat -N KUBE-POSTROUTING
+ip netns exec $D iptables-nft -t nat -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+ip netns exec $D iptables-legacy -t nat -A POSTROUTING -s 172.16.0.0/16 -d 172.16.0.0/16 -j RETURN
+ip netns exec $D iptables-legacy -t nat -A POSTROUTING -s 172.16.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully
+ip netns exec $D iptables-legacy -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.2.0/24 -j RETURN
+ip netns exec $D iptables-legacy -t nat -A POSTROUTING ! -s 172.16.0.0/16 -d 172.16.0.0/16 -j MASQUERADE --random-fully
+ip netns exec $D iptables-legacy -t filter -A FORWARD -s 172.16.0.0/16 -j ACCEPT
+ip netns exec $D iptables-legacy -t filter -A FORWARD -d 172.16.0.0/16 -j ACCEPT
 # the peer is a second flannel node (k8s-w1 of the seed): VTEP, bridge, route and FDB back to the node
 ip -n $P link set lo up
 ip -n $P link add flannel.1 address 42:7b:d8:d5:f7:8c type vxlan id 1 local 192.168.100.101 dev enp0s8 dstport 8472 nolearning

@@ -12,7 +12,7 @@ if [ -f $RUN/containerd.pid ]; then
   kill "$(cat $RUN/containerd.pid)" 2>/dev/null
   sleep 1
 fi
-for ns in kfa-cap-node kfa-cap-peer kfa-cap-pod-a kfa-cap-pod-b kfa-cap-newfl; do
+for ns in kfa-cap-node kfa-cap-peer kfa-cap-pod-a kfa-cap-pod-b kfa-cap-newfl kfa-cap-dual; do
   ip netns delete $ns 2>/dev/null
 done
 rm -rf $RUN $CAP/bin $CAP/kfa-cap-node $CAP/kfa-cap-peer
