@@ -50,8 +50,9 @@ def node_subnet(node):
 def expected_masquerade(network, subnet, flavour="v0.16"):
     """flannel's masquerade rules for cluster ``network`` and node ``subnet``, as comparable tuples.
 
-    v0.16 (network/iptables.go MasqRules, also v0.17-v0.21 inside FLANNEL-POSTRTG) and v0.22+
-    (pkg/iptables: a kube-proxy mark RETURN, then pod<->cluster RETURNs instead of cluster->cluster).
+    v0.16 (network/iptables.go MasqRules; the same four rules with a comment in v0.17 and inside
+    FLANNEL-POSTRTG in v0.20) and v0.22+ (pkg/iptables: a kube-proxy mark RETURN, then pod<->cluster
+    RETURNs instead of cluster->cluster), as read in flannel's source at those tags.
     """
     if flavour == "v0.22":
         return [
@@ -136,6 +137,15 @@ def check_vtep(node, cfg):
     expected_mtu = underlay - int(cfg["vxlan_overhead"]) if isinstance(underlay, int) else "underlay MTU - 50"
     out.append(_result("vtep_mtu", name, vtep["name"], vtep.get("mtu") == expected_mtu,
                        expected_mtu, vtep.get("mtu")))
+    # flanneld writes the VTEP MTU into subnet.env; the CNI bridge plugin sizes cni0 from it
+    env = (node.get("flannel") or {}).get("subnet_env") or {}
+    bridge = (node.get("cni") or {}).get("bridge") or {}
+    want = {"FLANNEL_MTU": vtep.get("mtu")}
+    got = {"FLANNEL_MTU": env.get("mtu") if env.get("present") else None}
+    if bridge.get("present"):
+        want[cfg["bridge"]] = vtep.get("mtu")
+        got[cfg["bridge"]] = bridge.get("mtu")
+    out.append(_result("mtu_consistent", name, "FLANNEL_MTU/%s" % cfg["bridge"], want == got, want, got))
     expected = {"name": dev, "vni": int(cfg["vni"]), "dstport": int(cfg["vxlan_port"]), "learning": False}
     found = {"name": vtep.get("name"), "vni": vtep.get("vni"), "dstport": vtep.get("dstport"),
              "learning": vtep.get("learning")}
@@ -144,7 +154,7 @@ def check_vtep(node, cfg):
 
 
 def check_peers(node, peers, cfg):
-    """Route and FDB entry towards every other node."""
+    """Route, ARP entry and FDB entry towards every other node."""
     name = node["name"]
     flannel = node.get("flannel") or {}
     vtep = flannel.get("vtep") or {}
