@@ -178,14 +178,19 @@ def check_peers(node, peers, cfg):
             addr = str(_net(subnet).network_address)
             found = [n.get("lladdr") for n in flannel.get("neighbours") or [] if n.get("dst") == addr]
             out.append(_result("neighbour_to_peer", name, "neigh %s (%s)" % (addr, peer["name"]),
-                               bool(mac) and found == [mac], "%s lladdr %s" % (addr, mac),
+                               bool(mac) and found == [mac],
+                               "%s lladdr %s" % (addr, mac or "(VtepMAC of %s: no VTEP)" % peer["name"]),
                                found or "no entry for %s" % addr))
         want_ip = peer.get("node_ip")
-        entries = [e for e in fdb if e.get("mac") == mac] if mac else []
+        if mac is None:
+            # nothing to look for: the peer has no VTEP (its own vtep_present check says so too)
+            out.append(_result("fdb_to_peer", name, "fdb (%s)" % peer["name"], False,
+                               "VtepMAC of %s -> %s" % (peer["name"], want_ip), "%s has no VTEP" % peer["name"]))
+            continue
+        entries = [e for e in fdb if e.get("mac") == mac]
         found = [e.get("dst") for e in entries] or "no entry for %s" % mac
         out.append(_result("fdb_to_peer", name, "fdb %s (%s)" % (mac, peer["name"]),
-                           bool(mac) and [want_ip] == [e.get("dst") for e in entries],
-                           "%s -> %s" % (mac, want_ip), found))
+                           [want_ip] == [e.get("dst") for e in entries], "%s -> %s" % (mac, want_ip), found))
     return out
 
 
