@@ -34,7 +34,7 @@ test-unit: venv
 	$(BIN)/python -m pytest
 
 test-lab: venv host-deps
-	cd molecule/default && $(abspath $(BIN))/molecule test
+	$(BIN)/molecule test
 
 test: test-unit
 
