@@ -334,20 +334,22 @@ def check_pods(node, cfg):
 def check_annotations(node, api_nodes):
     """What flannel published for this node in the API (podCIDR, public-ip, VtepMAC) matches the node.
 
-    ``api_nodes``: flannel_facts' ``nodes`` list from any host that has a kubeconfig; matched by name.
+    ``api_nodes``: flannel_facts' ``nodes`` list from any host that has a kubeconfig; matched by the
+    host's ``node_name`` (its Node object's name), which defaults to its inventory name.
     """
     if not api_nodes:
         return []
     name = node["name"]
-    api = next((n for n in api_nodes if n.get("name") == name), None)
+    node_name = node.get("node_name") or name
+    api = next((n for n in api_nodes if n.get("name") == node_name), None)
     if api is None:
-        return [_result("node_annotations", name, "Node object", False, "a Node named %s" % name,
+        return [_result("node_annotations", name, "Node object", False, "a Node named %s" % node_name,
                         "none among %s" % sorted(n.get("name") for n in api_nodes))]
     vtep = (node.get("flannel") or {}).get("vtep") or {}
     want = {"pod_cidr": node_subnet(node), "public_ip": node.get("node_ip"), "backend_type": "vxlan",
             "vtep_mac": (vtep.get("mac") or "").lower() or None}
     got = dict((k, api.get(k)) for k in want)
-    return [_result("node_annotations", name, "Node %s" % name, got == want, want, got)]
+    return [_result("node_annotations", name, "Node %s" % node_name, got == want, want, got)]
 
 
 # ------------------------------------------------------------------------------------ cluster
