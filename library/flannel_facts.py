@@ -15,7 +15,8 @@ description:
     through it (C(ip -j route show)), its FDB and neighbour entries (C(bridge -j fdb show dev), C(ip -j neigh show dev)),
     and the iptables rules flannel owns (C(iptables-save -t nat) and C(-t filter), one call per table and backend;
     with both C(iptables-nft-save) and C(iptables-legacy-save) present both are read, since a flannel image may
-    write through the other backend than the host's C(iptables)).
+    write through the other backend than the host's C(iptables); legacy tables are read only when
+    C(/proc/net/ip_tables_names) lists them, because reading a legacy table creates it).
   - Recognises both iptables layouts, flannel v0.16 (rules directly in nat C(POSTROUTING) and filter C(FORWARD))
     and newer flannel (C(FLANNEL-POSTRTG) and C(FLANNEL-FWD) chains).
   - With O(kubeconfig), also reads every node's podCIDR and flannel annotations with one C(kubectl get nodes -o json).
@@ -460,10 +461,29 @@ def run(module, argv):
     return out
 
 
-def read_backend(module, save):
-    """nat and filter of one iptables backend, parsed; (tables, None) or (None, error text)."""
+def legacy_tables_loaded(path="/proc/net/ip_tables_names"):
+    """Legacy (x_tables) tables that exist in this network namespace.
+
+    iptables-legacy-save -t <table> creates the table it reads, so a table that is not loaded is
+    taken as empty instead of being read: gathering facts must not change the host.
+    """
+    try:
+        with open(path) as handle:
+            return set(handle.read().split())
+    except (IOError, OSError):
+        return set()
+
+
+def read_backend(module, save, only=None):
+    """nat and filter of one iptables backend, parsed; (tables, None) or (None, error text).
+
+    ``only``: the tables that may be read; the others are reported empty without running anything.
+    """
     tables = {}
     for table in ("nat", "filter"):
+        if only is not None and table not in only:
+            tables[table] = {"chains": {}, "rules": []}
+            continue
         cmd = [save, "-t", table]
         rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
         if rc != 0:
@@ -479,7 +499,8 @@ def gather_iptables(module, subnet_env):
     """flannel's rules from whichever iptables backend holds them.
 
     iptables-save shows one backend only; a flannel image writing through iptables-legacy on an nft
-    host (or the reverse) would look rule-less. So both backends are read when both tools exist.
+    host (or the reverse) would look rule-less. So both backends are read when both tools exist
+    (legacy tables only if they are loaded, see legacy_tables_loaded).
     """
     backends = [(name, module.get_bin_path("iptables-%s-save" % name)) for name in ("nft", "legacy")]
     backends = [(name, path) for name, path in backends if path]
@@ -491,7 +512,7 @@ def gather_iptables(module, subnet_env):
     seen = []
     best = None
     for name, path in backends:
-        tables, error = read_backend(module, path)
+        tables, error = read_backend(module, path, legacy_tables_loaded() if name == "legacy" else None)
         if error is not None:
             if len(backends) == 1:
                 module.fail_json(msg=error)

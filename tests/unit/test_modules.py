@@ -89,6 +89,9 @@ def _run_module(case, tmp, monkeypatch, capsys):
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, *a, **kw: runner(self, *a, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", get_bin_path)
+    # which legacy iptables tables exist in the (simulated) namespace
+    monkeypatch.setattr(mod, "legacy_tables_loaded", lambda path=None: set(case.get("legacy_tables", [])),
+                        raising=False)
     if case.get("proc"):
         raw = fixture_json(case["proc"])
         monkeypatch.setattr(mod, "read_proc_raw", lambda proc_root="/proc", pids=None: raw)
@@ -137,3 +140,11 @@ def test_cni_port_inode_is_the_pinned_netns(tmp_path, monkeypatch, capsys):
     result, _ = _run_module(case, tmp_path, monkeypatch, capsys)
     port = result["ansible_facts"]["cni"]["bridge"]["ports"][3]
     assert port["netns_inode"] == os.stat(str(tmp_path / "netns" / port["netns_name"])).st_ino
+
+
+def test_legacy_tables_loaded_reads_the_proc_list(tmp_path):
+    mod = library("flannel_facts")
+    names = tmp_path / "ip_tables_names"
+    names.write_text("filter\nnat\n")
+    assert mod.legacy_tables_loaded(str(names)) == {"filter", "nat"}
+    assert mod.legacy_tables_loaded(str(tmp_path / "absent")) == set()
