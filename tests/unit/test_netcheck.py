@@ -2,6 +2,7 @@
 """Every verify assertion breaks when the facts are wrong in exactly its way (cases/netcheck.yaml)."""
 
 import copy
+import json
 import os
 
 import pytest
@@ -186,3 +187,52 @@ def test_newer_flannel_chain_missing_pod_to_cluster_return():
     results = netcheck.check_iptables(_newer_flannel_node(drop=1), cfg)
     assert not results[0]["ok"]
     assert "missing: -s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN" in results[0]["message"]
+
+
+def flanneld_cluster():
+    """The two nodes real flanneld v0.16.3 set up (capture/flannel_cluster.sh), as the verify role sees them."""
+    nodes = []
+    api = flannel_parse.parse_nodes(fixture_text("captured/flannel/kubectl_get_nodes.json"))
+    for prefix, name, ip in (("m", "k8s-m", "192.168.100.10"), ("w1", "k8s-w1", "192.168.100.101")):
+        def text(suffix):
+            return fixture_text("captured/flannel/%s_%s" % (prefix, suffix))
+        env = flannel_parse.parse_subnet_env(text("subnet.env"))
+        env.update(present=True)
+        vtep = flannel_parse.parse_vtep(text("ip_d_j_addr.json"))
+        nat = flannel_parse.parse_iptables_save(text("iptables_save_nat.txt"))["nat"]
+        filt = flannel_parse.parse_iptables_save(text("iptables_save_filter.txt"))["filter"]
+        ipt = flannel_parse.flannel_iptables(nat, filt, env["network"], env["subnet"])
+        ipt["available"] = True
+        configs, active = cni_parse.parse_conf_dir([("10-flannel.conflist", text("10-flannel.conflist"))])
+        nodes.append({
+            "name": name, "node_ip": ip,
+            "flannel": {"present": True, "subnet_env": env, "vtep": vtep,
+                        "routes": flannel_parse.parse_routes(text("ip_j_route.json"), vtep["name"]),
+                        "fdb": flannel_parse.parse_fdb(text("bridge_j_fdb_flannel1.json")),
+                        "neighbours": flannel_parse.parse_neighbours(text("ip_j_neigh_flannel1.json")),
+                        "iptables": ipt, "nodes": api if prefix == "m" else []},
+            "cni": {"conf_dir": "/etc/cni/net.d", "configs": configs, "active": active, "bin_dir": "/opt/cni/bin",
+                    "binaries": ["bridge", "flannel", "host-local", "loopback", "portmap"],
+                    "bridge": cni_parse.parse_bridge(text("ip_d_j_addr.json"), "cni0"),
+                    "ipam": cni_parse.parse_host_local(json.loads(text("host_local_tree.json")))},
+            "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []},
+        })
+    return nodes
+
+
+def test_what_real_flanneld_built_passes_every_check():
+    """Captured from flanneld v0.16.3 + kube-apiserver + the flannel CNI plugin: nothing may fail."""
+    results = netcheck.verify_cluster(flanneld_cluster(), dict(SETTINGS, cni_plugin="flannel"))
+    assert [r["message"] for r in results if not r["ok"]] == []
+    checks = set(r["check"] for r in results)
+    assert {"route_to_peer", "fdb_to_peer", "neighbour_to_peer", "node_annotations", "masquerade_rules",
+            "vtep_local_ip", "mtu_consistent", "bridge_gateway_address", "cni_config_active"} <= checks
+
+
+def test_real_flanneld_cluster_with_the_nat_address_as_node_ip():
+    """The seed's classic bug seen from the inventory side: kube_node_ip is the NAT address."""
+    nodes = flanneld_cluster()
+    nodes[1]["node_ip"] = "10.0.2.15"
+    failed = sorted((r["check"], r["node"]) for r in netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
+                    if not r["ok"])
+    assert failed == [("fdb_to_peer", "k8s-m"), ("node_annotations", "k8s-w1"), ("vtep_local_ip", "k8s-w1")]
