@@ -9,17 +9,21 @@
 set -euo pipefail
 KF=/var/cache/kubeadm-flannel
 B=$KF/bundle/bin
-W=$KF/flcap
+# KFA_FL_PREFIX / KFA_FL_STATE let a test run its own copy next to a manual one
+P=${KFA_FL_PREFIX:-kfa-fl}
+W=${KFA_FL_STATE:-$KF/flcap}
 ETCD=${ETCD:-$KF/bundle/debs/etcd-server/usr/bin/etcd}
-API=kfa-fl-api
-declare -A IP=([kfa-fl-m]=192.168.100.10 [kfa-fl-w1]=192.168.100.101)
-declare -A NODE=([kfa-fl-m]=k8s-m [kfa-fl-w1]=k8s-w1)
+API=$P-api
+M=$P-m
+W1=$P-w1
+declare -A IP=([$M]=192.168.100.10 [$W1]=192.168.100.101)
+declare -A NODE=([$M]=k8s-m [$W1]=k8s-w1)
 
 down() {
   for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 1
   for f in "$W"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
-  for ns in $API kfa-fl-m kfa-fl-w1 kfa-fl-m-pod kfa-fl-w1-pod; do ip netns del $ns 2>/dev/null || true; done
+  for ns in $API $M $W1 $M-pod $W1-pod; do ip netns del $ns 2>/dev/null || true; done
   rm -rf "$W"
 }
 
@@ -33,7 +37,7 @@ up() {
   ip -n $API link add br0 type bridge
   ip -n $API addr add 192.168.100.1/24 dev br0
   ip -n $API link set br0 up
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     ip netns add $ns
     ip -n $ns link set lo up
     ip -n $API link add "v-${NODE[$ns]}" type veth peer name enp0s8 netns $ns
@@ -66,7 +70,7 @@ EOF
     --bind-address 127.0.0.1 --allocate-node-cidrs --cluster-cidr 172.16.0.0/16 --node-cidr-mask-size 24 \
     --service-account-private-key-file "$W/sa.key" --use-service-account-credentials=false \
     --controllers nodeipam,serviceaccount-token,namespace
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     K apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Node
@@ -74,20 +78,20 @@ metadata: {name: ${NODE[$ns]}, labels: {kubernetes.io/hostname: ${NODE[$ns]}}}
 status: {addresses: [{type: InternalIP, address: ${IP[$ns]}}]}
 EOF
   done
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     for _ in $(seq 1 60); do [ -n "$(K get node "${NODE[$ns]}" -o jsonpath='{.spec.podCIDR}')" ] && break; sleep 2; done
   done
   echo '{"Network": "172.16.0.0/16", "Backend": {"Type": "vxlan"}}' >"$W/net-conf.json"
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     mkdir -p "$W/$ns"
     bg "flanneld-$ns" $ns env NODE_NAME="${NODE[$ns]}" "$B/flanneld" --kube-subnet-mgr --kubeconfig-file "$W/kubeconfig" \
       --net-config-path "$W/net-conf.json" --subnet-file "$W/$ns/subnet.env" --iface enp0s8 --ip-masq
   done
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     for _ in $(seq 1 60); do [ -s "$W/$ns/subnet.env" ] && break; sleep 1; done
   done
   # wait until each node has learnt the other's lease (route through flannel.1)
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     for _ in $(seq 1 60); do [ "$(ip -n $ns route show dev flannel.1 | wc -l)" -ge 1 ] && break; sleep 1; done
   done
   # every CNI plugin in one directory, as the runtime needs them (flannel delegates through CNI_PATH)
@@ -95,7 +99,7 @@ EOF
   for p in bridge host-local loopback portmap; do ln -sf "$B/cni/$p" "$W/cni-bin/$p"; done
   ln -sf "$B/flannel" "$W/cni-bin/flannel"
   # one pod namespace per node, wired the way containerd would: flannel CNI plugin -> bridge + host-local
-  for ns in kfa-fl-m kfa-fl-w1; do
+  for ns in $M $W1; do
     ip netns add "$ns-pod"
     mkdir -p "$W/$ns/net.d" "$W/$ns/networks" "$W/$ns/flannel-data"
     cat >"$W/$ns/net.d/10-flannel.conflist" <<EOF
