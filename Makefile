@@ -33,10 +33,11 @@ lint: venv
 test-unit: venv
 	$(BIN)/python -m pytest
 
+# The lab scenario: podman nodes, stages 1-3 converged twice (idempotence), testinfra, fault injection.
 test-lab: venv host-deps
-	$(BIN)/molecule test
+	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 $(BIN)/molecule test
 
-test: test-unit
+test: test-unit test-lab
 
 lab-up: venv host-deps
 	$(BIN)/ansible-playbook playbooks/lab_up.yml
