@@ -15,6 +15,7 @@ help:
 	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
 	@echo "make test      lint, syntax, unit, render and validate tests, then the molecule lab scenario"
 	@echo "make test-unit everything but the lab scenario (no podman needed)"
+	@echo "make bundle    build the air-gapped binaries from Go modules into /var/cache/kubeadm-flannel/bundle"
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ lab-up: venv host-deps
 
 lab: lab-up
 	$(BIN)/ansible-playbook site.yml
+
+# Kubernetes, flannel, crictl and CNI binaries built from their Go modules (cached; ~30 min cold).
+bundle:
+	bundle/build-from-source.sh
 
 lab-down: venv
 	$(BIN)/ansible-playbook playbooks/lab_down.yml
