@@ -7,6 +7,8 @@
 #   crictl flanneld flannel kubeadm kubelet kubectl
 #   kube-apiserver kube-controller-manager kube-scheduler kube-proxy
 #   cni-plugins  (reference plugins into bundle/bin/cni/; Debian's package is the default source)
+#   etcd etcdctl coredns pause  (the binaries of the etcd, coredns and pause images; pause is C,
+#                               compiled with gcc -static from the k8s.io/kubernetes module zip)
 #
 # Everything lands outside the repo, under $KF_CACHE (default /var/cache/kubeadm-flannel):
 #   go/cache, go/mod      GOCACHE and GOMODCACHE
@@ -50,7 +52,18 @@ K8S_GIT_COMMIT=${K8S_GIT_COMMIT:-5c99e2ac2ff9a3c549d9ca665e7bc05a3e18f07e}
 # 1.1.12 is the release that requires reflect2 v1.0.2. Applied to every module built with client-go.
 JSONITER_FIX="github.com/modern-go/reflect2=github.com/modern-go/reflect2@v1.0.2 github.com/json-iterator/go=github.com/json-iterator/go@v1.1.12"
 
-ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins"
+# etcd: kubeadm 1.22.5 wants etcd 3.5.0-0 (the image's "-0" is the image revision). The etcd repo is
+# a multi-module tree since 3.5: the `etcd` main package is go.etcd.io/etcd/server/v3, `etcdctl` is
+# go.etcd.io/etcd/etcdctl/v3, and both go.mod files point their sibling modules at ../<dir>.
+ETCD_VERSION=${ETCD_VERSION:-v3.5.0}
+# coredns: kubeadm 1.22.5 wants v1.8.4 (constants.CoreDNSVersion).
+COREDNS_CANDIDATES=${COREDNS_CANDIDATES:-"github.com/coredns/coredns@v1.8.4"}
+# pause: Kubernetes' own build/pause/linux/pause.c as shipped in k8s.io/kubernetes@$K8S_VERSION.
+# That tree's build/pause/Makefile says TAG=3.6; the C source is the same one pause 3.5 was built
+# from (only the version string differs), and kubeadm 1.22 names the image pause:3.5.
+PAUSE_CFLAGS=${PAUSE_CFLAGS:-"-Os -Wall -Werror -static"}
+
+ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins etcd etcdctl coredns pause"
 
 # --- Environment -----------------------------------------------------------------------------
 BIN=$KF_CACHE/bundle/bin
@@ -189,14 +202,7 @@ build() {
   log "$name $ver: built in ${secs}s, sha256 $(sha256 "$out")"
 }
 
-manifest() {
-  local m=$KF_CACHE/bundle/manifest.json
-  jq -s --arg go "$GO_VERSION" --arg cache "$KF_CACHE" \
-    '{generated_by:"bundle/build-from-source.sh", cache:$cache, bin_dir:($cache+"/bundle/bin"),
-      artifacts:(sort_by(.name))}' "$STAMPS"/*.json >"$m.tmp"
-  mv "$m.tmp" "$m"
-  log "manifest: $m ($(jq '.artifacts|length' "$m") artifacts)"
-}
+manifest() { KF_CACHE=$KF_CACHE "$(dirname "$0")/write-manifest.sh"; }
 
 # --- Components ------------------------------------------------------------------------------
 do_crictl() {
@@ -246,6 +252,63 @@ do_cni_plugins() {
     build "cni/$p" "$mj" "$t" "./$dir" 0 "" \
       "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$ver"
   done
+}
+
+# etcd 3.5: NAME MODULE PKG. Sibling modules replaced by "../x" (not in the zip) point at the same tag.
+do_etcd() {
+  local name=$1 mod=$2 pkg=$3 mj t edits=() m
+  mj=$(pick "$mod@$ETCD_VERSION") || die "$name: $mod@$ETCD_VERSION is not served by $GOPROXY"
+  # ...at the same release: v3.5.0, except client/v2 whose major is 2 (v3.5.0 -> v2.305.0).
+  local v=${ETCD_VERSION#v3.} v2ver
+  v2ver=v2.3$(printf '%02d' "${v%%.*}").${v#*.}
+  for m in $("$GO" mod edit -json "$(jq -r .GoMod <<<"$mj")" \
+             | jq -r '.Replace[] | select(.New.Path|startswith("../")) | .Old.Path'); do
+    case $m in */v2) edits+=("-replace=$m=$m@$v2ver") ;; *) edits+=("-replace=$m=$m@$ETCD_VERSION") ;; esac
+  done
+  t=$(tree "$(basename "$(dirname "$mod")")" "$mj" "${edits[@]}")
+  # etcd's build script: CGO_ENABLED=0, GitSHA stamped (the proxy has no commit: say where it came from).
+  build "$name" "$mj" "$t" "$pkg" 0 "" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$ETCD_VERSION"
+}
+
+do_coredns() {
+  local mj t ver edits=()
+  mj=$(pick $COREDNS_CANDIDATES) || die "coredns: no candidate module is served by $GOPROXY"
+  ver=$(jq -r .Version <<<"$mj")
+  for r in $JSONITER_FIX; do edits+=("-replace=$r"); done   # its kubernetes plugin uses client-go
+  t=$(tree coredns "$mj" "${edits[@]}")
+  # coredns' Makefile: CGO_ENABLED=0, -X coremain.GitCommit.
+  build coredns "$mj" "$t" . 0 "" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=module-$ver"
+}
+
+# pause: a C program, so no `go build`; same stamp/skip logic as build().
+do_pause() {
+  local mj src k stamp out start secs cc ccver
+  mj=$(pick "k8s.io/kubernetes@$K8S_VERSION") || die "pause: k8s.io/kubernetes@$K8S_VERSION is not served by $GOPROXY"
+  src=$(jq -r .Dir <<<"$mj")/build/pause/linux/pause.c
+  [ -f "$src" ] || die "pause: no build/pause/linux/pause.c in k8s.io/kubernetes@$K8S_VERSION"
+  cc=${CC:-gcc}; ccver=$("$cc" --version | head -1)
+  local defs="-DVERSION=v3.5-k8s-$K8S_VERSION"
+  k=$(key_of "$RECIPE_REV" pause "$(jq -r .Sum <<<"$mj")" "$(sha256 "$src")" "$PAUSE_CFLAGS" "$defs" "$ccver" "$HOST_ARCH")
+  stamp=$STAMPS/pause.json; out=$BIN/pause
+  if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -x "$out" ] \
+     && [ "$(jq -r .recipe_key "$stamp")" = "$k" ] && [ "$(jq -r .sha256 "$stamp")" = "$(sha256 "$out")" ]; then
+    log "pause: up to date ($(jq -r .sha256 "$stamp" | cut -c1-12)), nothing to build"; return 0
+  fi
+  start=$(date +%s)
+  # shellcheck disable=SC2086  # CFLAGS are words
+  $NICE "$cc" $PAUSE_CFLAGS $defs -o "$out.tmp" "$src" >"$LOGS/pause.log" 2>&1 \
+    || { cat "$LOGS/pause.log" >&2; die "pause: gcc failed"; }
+  strip "$out.tmp"; mv -f "$out.tmp" "$out"; secs=$(( $(date +%s) - start ))
+  jq -n --arg sha "$(sha256 "$out")" --arg key "$k" --arg mod "k8s.io/kubernetes@$K8S_VERSION" \
+        --arg sum "$(jq -r .Sum <<<"$mj")" --arg sumdb "$(jq -r .sumdb <<<"$mj")" --arg cflags "$PAUSE_CFLAGS $defs" \
+        --arg cc "$ccver" --arg srcsha "$(sha256 "$src")" --argjson secs "$secs" --arg built "$(date -u +%FT%TZ)" \
+        --arg linkage "$(file -b "$out" | grep -o 'statically linked\|dynamically linked' || echo unknown)" \
+        --arg size "$(stat -c %s "$out")" \
+    '{name:"pause", version:"3.5", requested:"pause 3.5 (kubeadm 1.22)", sha256:$sha, size:($size|tonumber),
+      linkage:$linkage, provenance:{module:$mod, module_sum:$sum, sumdb:$sumdb,
+      source:"build/pause/linux/pause.c", source_sha256:$srcsha, cc:$cc, cflags:$cflags},
+      recipe_key:$key, built_at:$built, build_seconds:$secs}' >"$stamp"
+  log "pause: built in ${secs}s, sha256 $(sha256 "$out")"
 }
 
 # Kubernetes: one prepared tree serves every binary.
@@ -331,6 +394,10 @@ for tgt in "${targets[@]}"; do
     flannel|flannel-cni) do_flannel_cni ;;
     kubeadm|kubelet|kubectl|kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy) do_k8s "$tgt" ;;
     cni-plugins) do_cni_plugins ;;
+    etcd) do_etcd etcd go.etcd.io/etcd/server/v3 . ;;
+    etcdctl) do_etcd etcdctl go.etcd.io/etcd/etcdctl/v3 . ;;
+    coredns) do_coredns ;;
+    pause) do_pause ;;
     *) die "unknown target $tgt (see --list)" ;;
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Assemble the bundle's container images locally, from the bundle's binaries: no registry, no engine.
+#
+#   bundle/build-images.sh [--list] [--force] [IMAGE...]
+#
+# Images (names exactly as kubeadm 1.22.5 and kube-flannel.yml v0.16.1 reference them, repository
+# $KUBE_IMAGE_REPOSITORY = registry.k8s.io as roles/kube/defaults/main.yml sets it):
+#   kube-apiserver kube-controller-manager kube-scheduler  FROM scratch: the static binary
+#   kube-proxy                       Debian base (iptables, ip, conntrack, nsenter) + the binary
+#   etcd                             FROM scratch: etcd, etcdctl
+#   coredns                          FROM scratch: /coredns
+#   pause                            FROM scratch: /pause (Kubernetes' pause.c, gcc -static)
+#   flannel                          Debian base + /opt/bin/flanneld (v0.16.3 inside; see the label)
+#   flannel-cni-plugin               FROM scratch: /flannel + a static busybox for the init container's cp
+#
+# Output under $KF_CACHE/bundle (default /var/cache/kubeadm-flannel/bundle):
+#   images/<name>_<tag>.oci.tar   single-image OCI archives (`ctr -n k8s.io images import` takes them)
+#   image-stamps/<name>.json      reference, archive sha256, layers, provenance, recipe key
+#   rootfs/debian-iptables-<key>/ the Debian base tree (debootstrap), cached
+#   layers/                       layer tars, cached by content key
+#   manifest.json                 rewritten: binaries (.artifacts) and images (.images)
+# An image is rebuilt only when its recipe key (inputs' sha256, config, recipe revision) changes or
+# its archive no longer matches the stamp. Run bundle/build-from-source.sh first.
+set -euo pipefail
+
+RECIPE_REV=1
+KF_CACHE=${KF_CACHE:-/var/cache/kubeadm-flannel}
+NICE=${NICE:-nice -n 10}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-python3}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1640995200}
+
+KUBE_IMAGE_REPOSITORY=${KUBE_IMAGE_REPOSITORY:-registry.k8s.io}
+K8S_TAG=${K8S_TAG:-v1.22.5}
+FLANNEL_IMAGE=${FLANNEL_IMAGE:-docker.io/rancher/mirrored-flannelcni-flannel:v0.16.1}
+FLANNEL_CNI_IMAGE=${FLANNEL_CNI_IMAGE:-docker.io/rancher/mirrored-flannelcni-flannel-cni-plugin:v1.0.0}
+
+# Debian base for the two images that program iptables. The lab nodes (Debian 12) and Debian 12 VMs
+# use the nft backend (update-alternatives: iptables -> iptables-nft); flanneld and kube-proxy must
+# write through the same backend as the node's own tools, so the base keeps Debian's default (nft).
+BASE_SUITE=${BASE_SUITE:-bookworm}
+BASE_MIRROR=${BASE_MIRROR:-http://deb.debian.org/debian}
+BASE_PACKAGES=${BASE_PACKAGES:-iptables,iproute2,conntrack,ca-certificates}
+BASE_IPTABLES_BACKEND=${BASE_IPTABLES_BACKEND:-nft}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+
+ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin"
+
+B=$KF_CACHE/bundle
+BIN=$B/bin
+OUT=$B/images
+STAMPS=$B/image-stamps
+LAYERS=$B/layers
+ROOTFS=$B/rootfs
+mkdir -p "$OUT" "$STAMPS" "$LAYERS" "$ROOTFS" "$B/logs"
+
+log() { printf '%s [images] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+key_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+for c in jq "$PY" file; do command -v "$c" >/dev/null || die "$c is required (bundle/install-build-deps.sh)"; done
+
+FORCE=0
+targets=()
+for a in "$@"; do
+  case $a in
+    --force) FORCE=1 ;;
+    --list) echo "$ALL_IMAGES" | tr ' ' '\n'; exit 0 ;;
+    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
+    -*) die "unknown option $a" ;;
+    *) targets+=("$a") ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$ALL_IMAGES"
+
+exec 9>"$B/.images.lock"
+flock -n 9 || { log "another image build holds $B/.images.lock; waiting"; flock 9; }
+
+# bin NAME -> path of a bundle binary whose sha256 matches its stamp (built by build-from-source.sh).
+bin() {
+  local f=$BIN/$1 s=$B/stamps/$1.json
+  [ -x "$f" ] && [ -f "$s" ] || die "$1: not in $BIN; run bundle/build-from-source.sh $1"
+  [ "$(sha256 "$f")" = "$(jq -r .sha256 "$s")" ] || die "$1: $f does not match its stamp $s"
+  echo "$f"
+}
+# prov NAME -> the binary's manifest record (version, module) for the image's provenance.
+prov() { jq -c '{name, version, requested, sha256, module: .provenance.module}' "$B/stamps/$1.json"; }
+
+# --- Debian base -------------------------------------------------------------------------------
+BASE_KEY=""; BASE_LAYER=""
+base() {
+  [ -z "$BASE_LAYER" ] || return 0
+  BASE_KEY=$(key_of "$RECIPE_REV" "$BASE_SUITE" "$BASE_MIRROR" "$BASE_PACKAGES" "$BASE_IPTABLES_BACKEND")
+  local r=$ROOTFS/debian-iptables-$BASE_KEY
+  if [ ! -f "$r/.kf-complete" ]; then
+    command -v debootstrap >/dev/null || die "debootstrap is required (bundle/install-build-deps.sh)"
+    log "base: debootstrap $BASE_SUITE minbase + $BASE_PACKAGES from $BASE_MIRROR"
+    local start; start=$(date +%s)
+    rm -rf "$r" "$r.tmp"
+    $NICE debootstrap --variant=minbase --include="$BASE_PACKAGES" "$BASE_SUITE" "$r.tmp" "$BASE_MIRROR" \
+      >"$B/logs/debootstrap.log" 2>&1 || { tail -20 "$B/logs/debootstrap.log" >&2; die "debootstrap failed"; }
+    chroot "$r.tmp" update-alternatives --set iptables "/usr/sbin/iptables-$BASE_IPTABLES_BACKEND" >/dev/null
+    chroot "$r.tmp" update-alternatives --set ip6tables "/usr/sbin/ip6tables-$BASE_IPTABLES_BACKEND" >/dev/null
+    # What a container runtime provides or nobody reads in an image.
+    rm -rf "$r.tmp"/var/cache/apt/* "$r.tmp"/var/lib/apt/lists/* "$r.tmp"/var/log/* "$r.tmp"/usr/share/doc/* \
+      "$r.tmp"/usr/share/man/* "$r.tmp"/usr/share/info/* "$r.tmp"/usr/share/locale/* "$r.tmp"/var/cache/ldconfig/aux-cache \
+      "$r.tmp"/etc/hostname "$r.tmp"/etc/resolv.conf "$r.tmp"/etc/machine-id "$r.tmp"/debootstrap
+    chroot "$r.tmp" dpkg-query -W -f '${Package} ${Version}\n' >"$r.tmp/../debian-iptables-$BASE_KEY.packages"
+    touch "$r.tmp/.kf-complete"
+    mv "$r.tmp" "$r"
+    log "base: rootfs in $(( $(date +%s) - start ))s ($(du -sh "$r" | cut -f1))"
+  fi
+  BASE_LAYER=$LAYERS/debian-iptables-$BASE_KEY.tar
+  if [ ! -s "$BASE_LAYER" ]; then
+    $NICE "$PY" "$HERE/oci-archive.py" layer "$r" "$BASE_LAYER" --keep-owner \
+      --exclude '.kf-complete' --exclude 'dev/*' --exclude 'proc/*' --exclude 'sys/*' --exclude 'run/*' --exclude 'tmp/*'
+  fi
+}
+
+# files_layer NAME SRC:DEST[:MODE]... -> a layer tar holding those files (plus /etc basics), cached by content.
+files_layer() {
+  local name=$1; shift
+  local spec k t=$LAYERS/.stage-$name
+  k=$(key_of "$RECIPE_REV" "$@" "$(for spec in "$@"; do sha256 "${spec%%:*}"; done)")
+  local out=$LAYERS/$name-$k.tar
+  if [ ! -s "$out" ]; then
+    rm -rf "$t"; mkdir -p "$t"
+    for spec in "$@"; do
+      IFS=: read -r src dest mode <<<"$spec"
+      install -D -m "${mode:-0755}" "$src" "$t$dest"
+    done
+    $NICE "$PY" "$HERE/oci-archive.py" layer "$t" "$out"
+    rm -rf "$t"
+  fi
+  echo "$out"
+}
+
+# A FROM-scratch image still wants a few files a Go program may read: who root is, how to resolve.
+etc_layer() {
+  local t=$LAYERS/.stage-etc k out
+  k=$(key_of "$RECIPE_REV" etc-v1)
+  out=$LAYERS/etc-$k.tar
+  if [ ! -s "$out" ]; then
+    rm -rf "$t"; mkdir -p "$t/etc" "$t/tmp"
+    chmod 1777 "$t/tmp"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$t/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$t/etc/group"
+    printf 'hosts: files dns\n' >"$t/etc/nsswitch.conf"
+    chmod 0644 "$t"/etc/*
+    "$PY" "$HERE/oci-archive.py" layer "$t" "$out"
+    rm -rf "$t"
+  fi
+  echo "$out"
+}
+
+# image ID REF PROVENANCE_JSON [oci-archive.py image args: --layer ... --entrypoint ... --label ...]
+image() {
+  local id=$1 ref=$2 provj=$3; shift 3
+  local stamp=$STAMPS/$id.json tag=${ref##*:} base_name=${ref%:*}
+  local file k out start res
+  file=$(basename "$base_name")_$tag.oci.tar
+  out=$OUT/$file
+  # Key: everything the archive is made of (layer files are content-keyed or hashed here).
+  local a lay=()
+  for a in "$@"; do [ -f "$a" ] && lay+=("$(sha256 "$a")"); done
+  k=$(key_of "$RECIPE_REV" "$ref" "$SOURCE_DATE_EPOCH" "$@" "${lay[@]}")
+  if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -f "$out" ] && [ "$(jq -r .recipe_key "$stamp")" = "$k" ] \
+     && [ "$(jq -r .archive_sha256 "$stamp")" = "$(sha256 "$out")" ]; then
+    log "$ref: up to date ($file), nothing to build"; return 0
+  fi
+  start=$(date +%s)
+  res=$($NICE "$PY" "$HERE/oci-archive.py" image --ref "$ref" --out "$out" "$@")
+  jq -n --arg id "$id" --arg ref "$ref" --arg name "$base_name" --arg tag "$tag" --arg file "images/$file" \
+        --argjson res "$res" --argjson prov "$provj" --arg key "$k" --arg built "$(date -u +%FT%TZ)" \
+        --argjson secs $(( $(date +%s) - start )) --arg size "$(stat -c %s "$out")" \
+    '{id:$id, ref:$ref, name:$name, tag:$tag, archive:$file, format:"oci-archive",
+      archive_sha256:$res.archive_sha256, size:($size|tonumber), manifest_digest:$res.manifest_digest,
+      config_digest:$res.config_digest, layers:$res.layers, provenance:$prov,
+      recipe_key:$key, built_at:$built, build_seconds:$secs}' >"$stamp"
+  log "$ref: $file in $(jq .build_seconds "$stamp")s, sha256 $(jq -r .archive_sha256 "$stamp" | cut -c1-12)"
+}
+
+label_src() { echo "--label=io.kubeadm-flannel.bundle.built-from=$1"; }
+
+do_k8s_scratch() {
+  local n=$1 b; b=$(bin "$n")
+  image "$n" "$KUBE_IMAGE_REPOSITORY/$n:$K8S_TAG" "{\"binaries\":[$(prov "$n")],\"base\":\"scratch\"}" \
+    --layer "$(etc_layer)" --layer "$(files_layer "$n" "$b:/usr/local/bin/$n")" \
+    --entrypoint "[\"/usr/local/bin/$n\"]" "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/$n")"
+}
+
+do_kube_proxy() {
+  local b; b=$(bin kube-proxy); base
+  image kube-proxy "$KUBE_IMAGE_REPOSITORY/kube-proxy:$K8S_TAG" \
+    "{\"binaries\":[$(prov kube-proxy)],\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $BASE_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"iptables\":\"$BASE_IPTABLES_BACKEND\",\"key\":\"$BASE_KEY\"}}" \
+    --layer "$BASE_LAYER" --layer "$(files_layer kube-proxy "$b:/usr/local/bin/kube-proxy")" \
+    --entrypoint '["/usr/local/bin/kube-proxy"]' "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/kube-proxy")" \
+    --label "io.kubeadm-flannel.bundle.iptables-backend=$BASE_IPTABLES_BACKEND"
+}
+
+do_etcd() {
+  local e c; e=$(bin etcd); c=$(bin etcdctl)
+  image etcd "$KUBE_IMAGE_REPOSITORY/etcd:3.5.0-0" "{\"binaries\":[$(prov etcd),$(prov etcdctl)],\"base\":\"scratch\"}" \
+    --layer "$(etc_layer)" --layer "$(files_layer etcd "$e:/usr/local/bin/etcd" "$c:/usr/local/bin/etcdctl")" \
+    --entrypoint '["/usr/local/bin/etcd"]' "$(label_src "go.etcd.io/etcd/server/v3@v3.5.0, go.etcd.io/etcd/etcdctl/v3@v3.5.0")"
+}
+
+do_coredns() {
+  local b; b=$(bin coredns)
+  # kubeadm 1.22.5 with a custom imageRepository names it <repo>/coredns:v1.8.4 (no coredns/ path):
+  # checked with the bundle's kubeadm, `kubeadm config images list --config` (bundle/README.md).
+  image coredns "$KUBE_IMAGE_REPOSITORY/coredns:v1.8.4" "{\"binaries\":[$(prov coredns)],\"base\":\"scratch\"}" \
+    --layer "$(etc_layer)" --layer "$(files_layer coredns "$b:/coredns")" \
+    --entrypoint '["/coredns"]' "$(label_src "github.com/coredns/coredns@$(jq -r .version "$B/stamps/coredns.json")")"
+}
+
+do_pause() {
+  local b; b=$(bin pause)
+  image pause "$KUBE_IMAGE_REPOSITORY/pause:3.5" "{\"binaries\":[$(prov pause)],\"base\":\"scratch\"}" \
+    --layer "$(files_layer pause "$b:/pause")" --entrypoint '["/pause"]' \
+    "$(label_src "k8s.io/kubernetes@$K8S_TAG build/pause/linux/pause.c, gcc -static -Os")"
+}
+
+do_flannel() {
+  local b v; b=$(bin flanneld); base
+  v=$(jq -r .version "$B/stamps/flanneld.json")
+  # The tag is the one kube-flannel.yml references; the flanneld inside is what the proxy serves.
+  image flannel "$FLANNEL_IMAGE" \
+    "{\"binaries\":[$(prov flanneld)],\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $BASE_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"iptables\":\"$BASE_IPTABLES_BACKEND\",\"key\":\"$BASE_KEY\"},\"note\":\"tagged ${FLANNEL_IMAGE##*:} because the manifest references that tag; the flanneld inside is $v built from source, because ${FLANNEL_IMAGE##*:} is not served by the Go module proxy here\"}" \
+    --layer "$BASE_LAYER" --layer "$(files_layer flannel "$b:/opt/bin/flanneld")" \
+    --entrypoint '["/opt/bin/flanneld"]' "$(label_src "github.com/flannel-io/flannel@$v")" \
+    --label "io.kubeadm-flannel.bundle.flanneld-version=$v" \
+    --label "io.kubeadm-flannel.bundle.note=tag ${FLANNEL_IMAGE##*:} is what kube-flannel.yml references; flanneld inside is $v built from source (${FLANNEL_IMAGE##*:} is not served by the Go module proxy)" \
+    --label "io.kubeadm-flannel.bundle.iptables-backend=$BASE_IPTABLES_BACKEND"
+}
+
+do_flannel_cni() {
+  local b v bb; b=$(bin flannel)
+  v=$(jq -r .version "$B/stamps/flannel.json")
+  [ -x "$BUSYBOX" ] && file -L "$BUSYBOX" | grep -q 'statically linked' \
+    || die "flannel-cni-plugin: $BUSYBOX must be a static busybox (Debian busybox-static) for the init container's cp"
+  bb=$(readlink -f "$BUSYBOX")
+  # The DaemonSet's init container runs `cp -f /flannel /opt/cni/bin/flannel`: busybox provides cp.
+  local t=$LAYERS/.stage-cp k; k=$(key_of "$RECIPE_REV" cp-link)
+  if [ ! -s "$LAYERS/cp-link-$k.tar" ]; then
+    rm -rf "$t"; mkdir -p "$t/bin"; ln -s busybox "$t/bin/cp"; ln -s busybox "$t/bin/sh"
+    "$PY" "$HERE/oci-archive.py" layer "$t" "$LAYERS/cp-link-$k.tar"; rm -rf "$t"
+  fi
+  image flannel-cni-plugin "$FLANNEL_CNI_IMAGE" \
+    "{\"binaries\":[$(prov flannel)],\"busybox\":{\"path\":\"$bb\",\"sha256\":\"$(sha256 "$bb")\",\"deb\":\"$(dpkg -S "$bb" 2>/dev/null | cut -d: -f1 | head -1) $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || true)\"},\"base\":\"scratch\",\"note\":\"tagged ${FLANNEL_CNI_IMAGE##*:} as kube-flannel.yml references it; the plugin inside is $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy here)\"}" \
+    --layer "$(files_layer flannel-cni "$b:/flannel" "$bb:/bin/busybox")" --layer "$LAYERS/cp-link-$k.tar" \
+    --entrypoint '["/bin/cp"]' "$(label_src "$(jq -r .provenance.module "$B/stamps/flannel.json")")" \
+    --label "io.kubeadm-flannel.bundle.note=flannel CNI plugin from $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy)"
+}
+
+run_start=$(date +%s)
+for tgt in "${targets[@]}"; do
+  t0=$(date +%s)
+  case $tgt in
+    kube-apiserver|kube-controller-manager|kube-scheduler) do_k8s_scratch "$tgt" ;;
+    kube-proxy) do_kube_proxy ;;
+    etcd) do_etcd ;;
+    coredns) do_coredns ;;
+    pause) do_pause ;;
+    flannel) do_flannel ;;
+    flannel-cni-plugin) do_flannel_cni ;;
+    *) die "unknown image $tgt (see --list)" ;;
+  esac
+  log "$tgt: step took $(( $(date +%s) - t0 ))s"
+done
+"$HERE/write-manifest.sh"
+log "done in $(( $(date +%s) - run_start ))s"
