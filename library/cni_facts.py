@@ -255,7 +255,7 @@ ansible_facts:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netfacts_common import ParseError
+from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 from ansible.module_utils.cni_parse import (
     CONF_EXTENSIONS,
     parse_bridge,
@@ -265,12 +265,6 @@ from ansible.module_utils.cni_parse import (
 )
 
 
-def run(module, argv):
-    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
-    if rc != 0:
-        module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()),
-                         cmd=argv, rc=rc, stdout=out, stderr=err)
-    return out
 
 
 def read_text(path):
@@ -295,7 +289,7 @@ def gather(module):
     configs, active = parse_conf_dir(files)
 
     cmd = [ip, "-j", "netns", "list-id"]
-    nsids = parse_netns_ids(run(module, cmd), source=" ".join(cmd))
+    nsids = parse_netns_ids(run_checked(module, cmd), source=" ".join(cmd))
     inodes = {}
     for name in list_dir(p["netns_dir"]):
         try:
@@ -303,7 +297,7 @@ def gather(module):
         except OSError:
             continue
     cmd = [ip, "-d", "-j", "addr", "show"]
-    bridge = parse_bridge(run(module, cmd), p["bridge"], nsids, inodes, source=" ".join(cmd))
+    bridge = parse_bridge(run_checked(module, cmd), p["bridge"], nsids, inodes, source=" ".join(cmd))
 
     leases = {}
     for net in list_dir(p["ipam_dir"]):
@@ -336,13 +330,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        facts = gather(module)
-    except ParseError as exc:
-        module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
-    module.exit_json(changed=False, ansible_facts={"cni": facts})
+    exit_with_facts(module, "cni", gather)
 
 
 if __name__ == "__main__":

@@ -439,6 +439,7 @@ ansible_facts:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 from ansible.module_utils.netfacts_common import ParseError
 from ansible.module_utils.flannel_parse import (
     flannel_iptables,
@@ -452,13 +453,6 @@ from ansible.module_utils.flannel_parse import (
 )
 
 
-def run(module, argv):
-    """Run one command with LC_ALL=C; a non-zero exit fails the module naming the command."""
-    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
-    if rc != 0:
-        module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()),
-                         cmd=argv, rc=rc, stdout=out, stderr=err)
-    return out
 
 
 def legacy_tables_loaded(path="/proc/net/ip_tables_names"):
@@ -545,18 +539,18 @@ def gather(module):
     facts["subnet_env"] = subnet_env
 
     cmd = [ip, "-d", "-j", "addr", "show"]
-    vtep = parse_vtep(run(module, cmd), vni=params["vni"], source=" ".join(cmd))
+    vtep = parse_vtep(run_checked(module, cmd), vni=params["vni"], source=" ".join(cmd))
     facts["vtep"] = vtep
     facts["present"] = vtep["present"] or subnet_env["present"]
 
     if vtep["present"]:
         cmd = [ip, "-j", "route", "show"]
-        facts["routes"] = parse_routes(run(module, cmd), vtep["name"], source=" ".join(cmd))
+        facts["routes"] = parse_routes(run_checked(module, cmd), vtep["name"], source=" ".join(cmd))
         bridge = module.get_bin_path("bridge", required=True)
         cmd = [bridge, "-j", "fdb", "show", "dev", vtep["name"]]
-        facts["fdb"] = parse_fdb(run(module, cmd), source=" ".join(cmd))
+        facts["fdb"] = parse_fdb(run_checked(module, cmd), source=" ".join(cmd))
         cmd = [ip, "-j", "neigh", "show", "dev", vtep["name"]]
-        facts["neighbours"] = parse_neighbours(run(module, cmd), source=" ".join(cmd))
+        facts["neighbours"] = parse_neighbours(run_checked(module, cmd), source=" ".join(cmd))
 
     facts["iptables"] = gather_iptables(module, subnet_env) if params["iptables"] else {"available": False}
 
@@ -564,7 +558,7 @@ def gather(module):
     if kubeconfig and os.path.exists(kubeconfig):
         kubectl = module.get_bin_path(params["kubectl"], required=True, opt_dirs=["/usr/local/bin"])
         cmd = [kubectl, "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"]
-        facts["nodes"] = parse_nodes(run(module, cmd), source=" ".join(cmd))
+        facts["nodes"] = parse_nodes(run_checked(module, cmd), source=" ".join(cmd))
     return facts
 
 
@@ -579,13 +573,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        facts = gather(module)
-    except ParseError as exc:
-        module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
-    module.exit_json(changed=False, ansible_facts={"flannel": facts})
+    exit_with_facts(module, "flannel", gather)
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ ansible_facts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netfacts_common import ParseError
+from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 from ansible.module_utils.sandbox_parse import (
     build_sandboxes,
     parse_containers,
@@ -214,12 +214,6 @@ from ansible.module_utils.sandbox_parse import (
 )
 
 
-def run(module, argv):
-    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
-    if rc != 0:
-        module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()),
-                         cmd=argv, rc=rc, stdout=out, stderr=err)
-    return out
 
 
 def gather(module):
@@ -233,17 +227,17 @@ def gather(module):
     base += ["--timeout", "%ds" % p["timeout"]]
 
     cmd = base + ["pods", "-o", "json"]
-    pods = parse_pods(run(module, cmd), source="crictl pods -o json")
+    pods = parse_pods(run_checked(module, cmd), source="crictl pods -o json")
     cmd = base + ["ps", "-o", "json"]
-    containers = parse_containers(run(module, cmd), source="crictl ps -o json")
+    containers = parse_containers(run_checked(module, cmd), source="crictl ps -o json")
     pod_details = {}
     if pods:
         cmd = base + ["inspectp", "-o", "json"] + [pod["id"] for pod in pods]
-        pod_details = parse_inspectp(run(module, cmd), source="crictl inspectp -o json (%d ids)" % len(pods))
+        pod_details = parse_inspectp(run_checked(module, cmd), source="crictl inspectp -o json (%d ids)" % len(pods))
     ctr_details = {}
     if containers:
         cmd = base + ["inspect", "-o", "json"] + [c["id"] for c in containers]
-        ctr_details = parse_inspect(run(module, cmd), source="crictl inspect -o json (%d ids)" % len(containers))
+        ctr_details = parse_inspect(run_checked(module, cmd), source="crictl inspect -o json (%d ids)" % len(containers))
 
     processes = parse_processes(read_proc_raw("/proc"))
     sandboxes = build_sandboxes(pods, containers, pod_details, ctr_details, processes,
@@ -261,13 +255,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        facts = gather(module)
-    except ParseError as exc:
-        module.fail_json(msg="cannot parse %s" % exc, command=exc.source, reason=exc.reason)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot read %s: %s" % (exc.filename, exc.strerror))
-    module.exit_json(changed=False, ansible_facts={"pod_sandboxes": facts})
+    exit_with_facts(module, "pod_sandboxes", gather)
 
 
 if __name__ == "__main__":
