@@ -66,9 +66,10 @@ PAUSE_CFLAGS=${PAUSE_CFLAGS:-"-Os -Wall -Werror -static"}
 ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins etcd etcdctl coredns pause"
 
 # --- Environment -----------------------------------------------------------------------------
-BIN=$KF_CACHE/bundle/bin
-STAMPS=$KF_CACHE/bundle/stamps
-LOGS=$KF_CACHE/bundle/logs
+KF_BUNDLE=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
+BIN=$KF_BUNDLE/bin
+STAMPS=$KF_BUNDLE/stamps
+LOGS=$KF_BUNDLE/logs
 SRC=$KF_CACHE/go/src
 mkdir -p "$BIN" "$STAMPS" "$LOGS" "$SRC" "$KF_CACHE/go/cache" "$KF_CACHE/go/mod"
 
@@ -99,8 +100,8 @@ done
 [ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$ALL_TARGETS"
 
 # One run at a time per cache.
-exec 9>"$KF_CACHE/bundle/.lock"
-flock -n 9 || { log "another build holds $KF_CACHE/bundle/.lock; waiting"; flock 9; }
+exec 9>"$KF_BUNDLE/.lock"
+flock -n 9 || { log "another build holds $KF_BUNDLE/.lock; waiting"; flock 9; }
 
 # --- Helpers ---------------------------------------------------------------------------------
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
@@ -202,7 +203,7 @@ build() {
   log "$name $ver: built in ${secs}s, sha256 $(sha256 "$out")"
 }
 
-manifest() { KF_CACHE=$KF_CACHE "$(dirname "$0")/write-manifest.sh"; }
+manifest() { KF_CACHE=$KF_CACHE KF_BUNDLE=$KF_BUNDLE "$(dirname "$0")/write-manifest.sh"; }
 
 # --- Components ------------------------------------------------------------------------------
 do_crictl() {

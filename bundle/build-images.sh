@@ -16,8 +16,8 @@
 # Output under $KF_CACHE/bundle (default /var/cache/kubeadm-flannel/bundle):
 #   images/<name>_<tag>.oci.tar   single-image OCI archives (`ctr -n k8s.io images import` takes them)
 #   image-stamps/<name>.json      reference, archive sha256, layers, provenance, recipe key
-#   rootfs/debian-iptables-<key>/ the Debian base tree (debootstrap), cached
-#   layers/                       layer tars, cached by content key
+#   ../image-build/rootfs/debian-iptables-<key>/  the Debian base tree (debootstrap), cached
+#   ../image-build/layers/        layer tars, cached by content key ($KF_CACHE/image-build)
 #   manifest.json                 rewritten: binaries (.artifacts) and images (.images)
 # An image is rebuilt only when its recipe key (inputs' sha256, config, recipe revision) changes or
 # its archive no longer matches the stamp. Run bundle/build-from-source.sh first.
@@ -46,12 +46,12 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin"
 
-B=$KF_CACHE/bundle
+B=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
 BIN=$B/bin
 OUT=$B/images
 STAMPS=$B/image-stamps
-LAYERS=$B/layers
-ROOTFS=$B/rootfs
+LAYERS=$KF_CACHE/image-build/layers   # caches, outside the bundle directory
+ROOTFS=$KF_CACHE/image-build/rootfs
 mkdir -p "$OUT" "$STAMPS" "$LAYERS" "$ROOTFS" "$B/logs"
 
 log() { printf '%s [images] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -98,7 +98,7 @@ base() {
     local start; start=$(date +%s)
     rm -rf "$r" "$r.tmp"
     $NICE debootstrap --variant=minbase --include="$BASE_PACKAGES" "$BASE_SUITE" "$r.tmp" "$BASE_MIRROR" \
-      >"$B/logs/debootstrap.log" 2>&1 || { tail -20 "$B/logs/debootstrap.log" >&2; die "debootstrap failed"; }
+      >"$KF_CACHE/image-build/debootstrap.log" 2>&1 || { tail -20 "$KF_CACHE/image-build/debootstrap.log" >&2; die "debootstrap failed"; }
     chroot "$r.tmp" update-alternatives --set iptables "/usr/sbin/iptables-$BASE_IPTABLES_BACKEND" >/dev/null
     chroot "$r.tmp" update-alternatives --set ip6tables "/usr/sbin/ip6tables-$BASE_IPTABLES_BACKEND" >/dev/null
     # What a container runtime provides or nobody reads in an image.
@@ -268,5 +268,5 @@ for tgt in "${targets[@]}"; do
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"
 done
-"$HERE/write-manifest.sh"
+KF_BUNDLE=$B "$HERE/write-manifest.sh"
 log "done in $(( $(date +%s) - run_start ))s"
