@@ -36,7 +36,7 @@ test-unit: venv
 
 # The lab scenario: podman nodes, stages 1-3 converged twice (idempotence), testinfra, fault injection.
 test-lab: venv host-deps
-	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 $(BIN)/molecule test
+	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule test
 
 test: test-unit test-lab
 
