@@ -120,6 +120,14 @@ def check_bridge(node, cfg):
         return []
     net = _net(subnet)
     expected = "%s/%s" % (next(net.hosts()) if net.num_addresses > 2 else net.network_address, net.prefixlen)
+    sandboxes = node.get("pod_sandboxes") or {}
+    if not bridge.get("present") and sandboxes.get("present") and not any(
+            p.get("state") == "SANDBOX_READY" and (p.get("namespace_options") or {}).get("network") == "POD"
+            for p in sandboxes.get("sandboxes") or []):
+        # The bridge plugin creates the bridge with the node's first pod on the pod network; a node that
+        # has none yet (a fresh worker: only hostNetwork pods) rightly has no bridge.
+        return [_result("bridge_gateway_address", name, cfg["bridge"], True, expected,
+                        "no %s yet: no pod on the pod network on this node" % cfg["bridge"])]
     found = bridge.get("addresses") if bridge.get("present") else "no %s device" % cfg["bridge"]
     ok = bridge.get("present") and expected in (bridge.get("addresses") or [])
     return [_result("bridge_gateway_address", name, cfg["bridge"], ok, expected, found)]

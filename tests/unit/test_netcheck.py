@@ -236,3 +236,19 @@ def test_real_flanneld_cluster_with_the_nat_address_as_node_ip():
     failed = sorted((r["check"], r["node"]) for r in netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
                     if not r["ok"])
     assert failed == [("fdb_to_peer", "k8s-m"), ("node_annotations", "k8s-w1"), ("vtep_local_ip", "k8s-w1")]
+
+
+def test_no_bridge_before_the_first_pod_on_the_pod_network():
+    """A fresh worker (only hostNetwork pods: kube-proxy, flannel) has no cni0 yet, and that is right;
+    once a pod on the pod network is READY there, a missing cni0 fails again."""
+    def bridge_results(sandboxes):
+        nodes = flanneld_cluster()
+        nodes[1]["cni"]["bridge"] = {"present": False}
+        nodes[1]["pod_sandboxes"] = {"present": True, "crictl": "/usr/local/bin/crictl", "sandboxes": sandboxes}
+        results = netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
+        return [r for r in results if r["check"] == "bridge_gateway_address" and r["node"] == nodes[1]["name"]]
+
+    host_net = {"state": "SANDBOX_READY", "namespace_options": {"network": "NODE"}}
+    assert [r["ok"] for r in bridge_results([host_net])] == [True]
+    pod_net = {"state": "SANDBOX_READY", "namespace_options": {"network": "POD"}, "namespaces": {}}
+    assert [r["ok"] for r in bridge_results([host_net, pod_net])] == [False]
