@@ -1,0 +1,244 @@
+"""Each data-plane check catches its fault: break one thing on one live lab node, see the matching testinfra
+check AND playbooks/verify.yml fail naming it, restore, see both green. Then survive flanneld being killed
+(with its state wiped) and a node container restart, printing the time to green.
+
+Lab only (needs roles/lab_dataplane's fixture: flanneld under systemd, etcd on the control plane, CRI pods);
+molecule's dataplane scenario runs it last.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[3]
+INFRA = REPO / 'tests' / 'infra'
+NODE, PEER, CONTROL = 'k8s-w1', 'k8s-w2', 'k8s-m'
+POD = 'pod-1'                  # the tools pod roles/lab_dataplane puts on NODE
+ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0', ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'))
+# The lab's pause image is catatonit in pause mode (process name "catatonit"), not Kubernetes' pause.
+VERIFY_VARS = json.dumps({'verify_pause_commands': ['pause', 'catatonit']})
+WAIT_FLANNELD = 'until [ -s /run/flannel/subnet.env ]; do sleep 1; done'
+
+
+def host(name: str):
+    return testinfra.get_host(f'podman://kflab-{name}')
+
+
+def _pytest(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'pytest', '-q', '--no-header', '-p', 'no:cacheprovider',
+                           '-o', 'addopts=', *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          check=False, env=ENV)
+
+
+def _check(test_id: str) -> subprocess.CompletedProcess:
+    return _pytest(str(INFRA / test_id))
+
+
+def _verify() -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-e', VERIFY_VARS,
+                           'playbooks/verify.yml'], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          check=False, env=ENV)
+
+
+def _verify_failed(output: str, check: str) -> bool:
+    """verify's summary line for NODE and check counts at least one failure."""
+    return re.search(rf'{NODE}\s+{check}\s+\d+\s+[1-9]', output) is not None
+
+
+@dataclass
+class Fault:
+    name: str
+    check: str          # pytest node id under tests/infra
+    expect: str         # text the failing check must print
+    verify: str | None  # verify.yml check that must fail on NODE (None: see test_verify_catches_killed_pause)
+    breaks: str         # shell run in NODE
+    restores: str       # shell run in NODE
+
+
+@pytest.fixture(scope='module')
+def lab():
+    """What the faults need to know about the live lab: leases, VTEP MACs, addresses, the pod's pause."""
+    node, peer = host(NODE), host(PEER)
+    peer_env = dict(line.split('=', 1) for line in peer.file('/run/flannel/subnet.env').content_string.split())
+    peer_subnet = ipaddress.ip_interface(peer_env['FLANNEL_SUBNET']).network
+    peer_mac = json.loads(peer.check_output('ip -j link show flannel.1'))[0]['address']
+    peer_ip = json.loads(peer.check_output('ip -j -4 addr show enp0s8'))[0]['addr_info'][0]['local']
+    mtu = json.loads(node.check_output('ip -j link show flannel.1'))[0]['mtu']
+    network = dict(line.split('=', 1) for line in node.file('/run/flannel/subnet.env').content_string.split())[
+        'FLANNEL_NETWORK']
+    return {'peer_subnet': peer_subnet, 'peer_mac': peer_mac, 'peer_ip': peer_ip, 'mtu': mtu, 'network': network}
+
+
+def faults(lab) -> list:
+    s, mac, ip, n = lab['peer_subnet'], lab['peer_mac'], lab['peer_ip'], lab['network']
+    masq = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
+    return [
+        Fault('route_deleted', f'test_flannel.py::test_route_to_peer[{NODE}->{PEER}]', f'route to {PEER}',
+              'route_to_peer', f'ip route del {s} dev flannel.1',
+              f'ip route replace {s} via {s.network_address} dev flannel.1 onlink'),
+        Fault('fdb_deleted', f'test_flannel.py::test_fdb_entry_for_peer[{NODE}->{PEER}]', f'FDB entry for {PEER}',
+              'fdb_to_peer', f'bridge fdb del {mac} dev flannel.1 dst {ip}',
+              f'bridge fdb append {mac} dev flannel.1 dst {ip} self permanent'),
+        # flanneld re-adds its rules every 5 s (--iptables-resync): it is stopped while the rule is missing
+        Fault('masquerade_rule_deleted', f'test_flannel.py::test_iptables_rules[{NODE}-nat-POSTROUTING]',
+              'nat POSTROUTING flannel rules', 'masquerade_rules',
+              f'systemctl stop flanneld && iptables -t nat -D POSTROUTING {masq}',
+              f'systemctl start flanneld && until iptables -t nat -C POSTROUTING {masq} 2>/dev/null; '
+              'do sleep 1; done'),
+        Fault('vtep_mtu_changed', f'test_flannel.py::test_vtep_settings[{NODE}]', f"'mtu': {lab['mtu'] - 100}",
+              'vtep_mtu', f"ip link set flannel.1 mtu {lab['mtu'] - 100}", f"ip link set flannel.1 mtu {lab['mtu']}"),
+        Fault('flanneld_on_nat_interface', f'test_flannel.py::test_vtep_settings[{NODE}]', "'local': '10.0.2.15'",
+              'vtep_local_ip',
+              'mkdir -p /etc/systemd/system/flanneld.service.d && '
+              "sed -n 's/^ExecStart=/ExecStart=\\nExecStart=/p' /etc/systemd/system/flanneld.service | "
+              "sed 's/--iface=[^ ]*/--iface=enp0s3/' | { echo '[Service]'; cat; } "
+              '> /etc/systemd/system/flanneld.service.d/fault.conf && '
+              'systemctl daemon-reload && systemctl restart flanneld && '
+              'until ip -d link show flannel.1 | grep -q "local 10.0.2.15"; do sleep 1; done',
+              # the lease flanneld took for the NAT address goes too, so that no peer keeps a route to it
+              'bad=$(sed -n "s/^FLANNEL_SUBNET=//p" /run/flannel/subnet.env); '
+              'rm /etc/systemd/system/flanneld.service.d/fault.conf && systemctl daemon-reload && '
+              'systemctl restart flanneld && until ip -d link show flannel.1 | grep -q "local 192.168"; '
+              'do sleep 1; done; echo "$bad" > /tmp/kflab-bad-lease'),
+        Fault('pause_killed', f'test_pods.py::test_pod_has_one_live_pause_process[{NODE}-{POD}]', 'pause process',
+              None,
+              f'kill -9 $(crictl inspectp $(crictl pods --name "^{POD}$" -q) | '
+              "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"info\"][\"pid\"])') && sleep 2",
+              'systemctl restart kflab-pods'),
+    ]
+
+
+FAULT_NAMES = ['route_deleted', 'fdb_deleted', 'masquerade_rule_deleted', 'vtep_mtu_changed',
+               'flanneld_on_nat_interface', 'pause_killed']
+
+
+def _drop_bad_lease():
+    """After flanneld_on_nat_interface: remove the lease it took for 10.0.2.15 from etcd."""
+    node = host(NODE)
+    if not node.file('/tmp/kflab-bad-lease').exists:
+        return
+    bad = ipaddress.ip_interface(node.file('/tmp/kflab-bad-lease').content_string.strip()).network
+    if str(bad) != ipaddress.ip_interface(dict(line.split('=', 1) for line in node.file(
+            '/run/flannel/subnet.env').content_string.split())['FLANNEL_SUBNET']).network.with_prefixlen:
+        host(CONTROL).run(f'ETCDCTL_API=2 etcdctl rm /coreos.com/network/subnets/{bad.network_address}-{bad.prefixlen}')
+    node.run('rm -f /tmp/kflab-bad-lease')
+
+
+def _green_within(check: str, seconds: int) -> subprocess.CompletedProcess:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = _check(check)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            return result
+        time.sleep(2)
+
+
+@pytest.mark.parametrize('name', FAULT_NAMES)
+def test_checks_catch_fault(lab, name):
+    fault = {f.name: f for f in faults(lab)}[name]
+    before = _check(fault.check)
+    assert before.returncode == 0, f'{fault.check} fails before the fault:\n{before.stdout}'
+    node = host(NODE)
+    node.run_expect([0], fault.breaks)
+    try:
+        broken = _check(fault.check)
+        verify = _verify() if fault.verify else None
+    finally:
+        node.run_expect([0], fault.restores)
+        _drop_bad_lease()
+    assert broken.returncode == 1, f'{fault.check} did not catch {fault.name}:\n{broken.stdout}'
+    assert fault.expect in broken.stdout, f'{fault.check} failed without naming {fault.expect}:\n{broken.stdout}'
+    if verify:
+        output = verify.stdout + verify.stderr
+        assert verify.returncode != 0, f'verify.yml passed with {fault.name}:\n{output[-3000:]}'
+        assert _verify_failed(output, fault.verify), \
+            f'verify.yml did not name {fault.verify} on {NODE}:\n{output[-3000:]}'
+    # the pod maker (kubelet stand-in) makes a new sandbox after pause_killed: its test id is the same
+    after = _green_within(fault.check, 90)
+    assert after.returncode == 0, f'{fault.check} still fails after restoring:\n{after.stdout}'
+
+
+@pytest.mark.xfail(strict=True, reason='verify gap found here: module_utils/netcheck.py skips sandboxes that are not '
+                   'SANDBOX_READY, and containerd marks a pod NOTREADY as soon as its pause dies, so pod_single_pause '
+                   'never sees a killed pause (its containers keep running). Strict: passes -> remove this mark.')
+def test_verify_catches_killed_pause(lab):
+    fault = {f.name: f for f in faults(lab)}['pause_killed']
+    node = host(NODE)
+    node.run_expect([0], fault.breaks)
+    try:
+        verify = _verify()
+    finally:
+        node.run_expect([0], fault.restores)
+    output = verify.stdout + verify.stderr
+    assert verify.returncode != 0 and _verify_failed(output, 'pod_single_pause'), output[-3000:]
+    assert _green_within(fault.check, 90).returncode == 0
+
+
+def test_flanneld_resync_restores_a_deleted_rule(lab):
+    """Measure how soon a running flanneld puts back a deleted masquerade rule (--iptables-resync, 5 s)."""
+    n = lab['network']
+    rule = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
+    node = host(NODE)
+    node.run_expect([0], f'iptables -t nat -D POSTROUTING {rule}')
+    start = time.monotonic()
+    node.run_expect([0], f'i=0; until iptables -t nat -C POSTROUTING {rule} 2>/dev/null; do i=$((i+1)); '
+                         '[ $i -lt 300 ] || exit 1; sleep 0.1; done')
+    elapsed = time.monotonic() - start
+    print(f'\nflanneld re-added the deleted masquerade rule after {elapsed:.1f} s')
+    assert elapsed < 15, f'rule came back only after {elapsed:.1f} s'
+
+
+def _time_to_green(selection: list, seconds: int) -> tuple:
+    start = time.monotonic()
+    while True:
+        result = _pytest('-k', NODE, *selection)
+        elapsed = time.monotonic() - start
+        if result.returncode == 0 or elapsed > seconds:
+            return result, elapsed
+        time.sleep(2)
+
+
+def test_killed_flanneld_rebuilds_everything():
+    """kill -9 flanneld after wiping what it made (VTEP with its routes/FDB/ARP, subnet.env, rules)."""
+    node = host(NODE)
+    network = ipaddress.ip_interface(dict(line.split('=', 1) for line in node.file(
+        '/run/flannel/subnet.env').content_string.split())['FLANNEL_NETWORK']).network
+    node.run_expect([0], 'systemctl kill -s KILL flanneld && ip link del flannel.1 && rm /run/flannel/subnet.env && '
+                         f'iptables-save -t nat | grep -- "-A POSTROUTING.*flannel" | sed "s/^-A/-D/" | '
+                         'xargs -r -L1 iptables -t nat')
+    broken = _pytest('-k', NODE, str(INFRA / 'test_flannel.py'))
+    assert broken.returncode == 1, f'flannel checks still green with flanneld state wiped ({network}):\n{broken.stdout}'
+    result, elapsed = _time_to_green([str(INFRA / 'test_flannel.py')], 180)
+    print(f'\nkill -9 flanneld + wiped state: flannel checks on {NODE} green again after {elapsed:.0f} s')
+    assert result.returncode == 0, result.stdout
+
+
+def test_node_restart_comes_back_green():
+    """podman restart of NODE: flanneld, the data plane and the pods come back by themselves."""
+    node = host(NODE)
+    before = node.check_output('crictl pods -o json')
+    ips_before = {p['metadata']['name']: json.loads(node.check_output(f"crictl inspectp {p['id']}"))['status']
+                  ['network']['ip'] for p in json.loads(before)['items']}
+    start = time.monotonic()
+    subprocess.run(['podman', 'restart', '--time', '30', f'kflab-{NODE}'], check=True, capture_output=True,
+                   timeout=180)
+    node.run_expect([0], 'until systemctl is-system-running --wait 2>/dev/null | grep -qE "running|degraded"; '
+                         f'do sleep 1; done; {WAIT_FLANNELD}; systemctl is-active --wait kflab-pods || true')
+    result, _ = _time_to_green([str(INFRA / 'test_flannel.py'), str(INFRA / 'test_pods.py')], 300)
+    elapsed = time.monotonic() - start
+    ready = json.loads(node.check_output('crictl pods --state ready -o json'))['items']
+    ips_after = {p['metadata']['name']: json.loads(node.check_output(f"crictl inspectp {p['id']}"))['status']
+                 ['network']['ip'] for p in ready}
+    print(f'\nnode restart: checks on {NODE} green again after {elapsed:.0f} s; pod IPs before {ips_before}, '
+          f'after {ips_after}')
+    assert result.returncode == 0, result.stdout[-5000:]
