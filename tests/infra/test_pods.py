@@ -14,7 +14,6 @@ import json
 import re
 import time
 
-import pytest
 import testinfra
 
 from conftest import Node, _hosts, _inventory
