@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 .PHONY: help venv host-deps lint test test-unit test-lab lab lab-up lab-down bundle clean
 
 help:
-	@echo "make lab       bring up the three podman nodes and run site.yml on them"
+	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
 	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
 	@echo "make test      lint, syntax, unit, render and validate tests, then the molecule lab scenario"
 	@echo "make test-unit everything but the lab scenario (no podman needed)"
@@ -43,12 +43,15 @@ test: test-unit test-lab
 lab-up: venv host-deps
 	$(BIN)/ansible-playbook playbooks/lab_up.yml
 
-lab: lab-up
+# The main job: the lab rolled out from the bundle (inventories/lab: kube_binaries_source=bundle).
+lab: bundle lab-up
 	$(BIN)/ansible-playbook site.yml
 
-# Kubernetes, flannel, crictl and CNI binaries built from their Go modules (cached; ~30 min cold).
+# The air-gapped bundle: Kubernetes, etcd, coredns, flannel, crictl, CNI binaries built from their Go
+# modules and the images assembled from them (cached in /var/cache/kubeadm-flannel; ~45 min cold, <1 min warm).
 bundle:
-	bundle/build-from-source.sh
+	sh bundle/install-build-deps.sh
+	bundle/make-bundle.sh --source source
 
 lab-down: venv
 	$(BIN)/ansible-playbook playbooks/lab_down.yml
