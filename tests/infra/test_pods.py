@@ -75,6 +75,15 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize('web_pod', web, ids=[f'{w[1]}@{w[0]}' if w else 'missing' for w in web])
 
 
+def _current(host, pod_name: str, ctr_name: str | None = None) -> str:
+    """Id of the newest sandbox named pod_name (or of its container ctr_name) now: pods may have been made
+    again since collection (a node restart, the fault tests), keeping names but not ids."""
+    pod_id = host.check_output(f'crictl pods --name "^{pod_name}$" --latest -q')
+    if ctr_name is None:
+        return pod_id
+    return host.check_output(f'crictl ps --pod {pod_id} --name "^{ctr_name}$" --latest -q')
+
+
 def _need(item, what):
     assert item, f'no {what} found on any node (playbooks/lab_dataplane.yml makes them)'
 
@@ -106,6 +115,7 @@ def test_pod_has_one_live_pause_process(pod, request):
     node_name, name, pod_id = pod
     assert pod_id, name
     host = _node(_inventory(request.config), node_name).host
+    pod_id = _current(host, name)
     state = json.loads(host.check_output(f'crictl inspectp {pod_id}'))['status']['state']
     assert state == 'SANDBOX_READY', f'{node_name}/{name}: sandbox {state}: its pause process died'
     pid = sandbox_pid(host, pod_id)
@@ -123,6 +133,7 @@ def test_pod_address_in_node_lease(pod, request):
     node_name, name, pod_id = pod
     assert pod_id, name
     host = _node(_inventory(request.config), node_name).host
+    pod_id = _current(host, name)
     env = dict(line.split('=', 1) for line in host.file('/run/flannel/subnet.env').content_string.split())
     subnet = ipaddress.ip_interface(env['FLANNEL_SUBNET']).network
     ip = pod_ip(host, pod_id)
@@ -133,6 +144,7 @@ def test_container_shares_namespaces_with_pause(pod_container, request):
     node_name, name, pod_id, (ctr_name, ctr_id) = pod_container
     assert pod_id, name
     host = _node(_inventory(request.config), node_name).host
+    pod_id, ctr_id = _current(host, name), _current(host, name, ctr_name)
     info = json.loads(host.check_output(f'crictl inspectp {pod_id}'))['info']['config']
     pid_mode = info.get('linux', {}).get('security_context', {}).get('namespace_options', {}).get('pid', 0)
     # under containerd, containers always join the pod's net, ipc and uts; pid only when the pod shares it
@@ -149,6 +161,9 @@ def test_pod_to_pod_across_nodes_without_nat(tools_pair, request):
     inventory = _inventory(request.config)
     (src_node, src_name, src_id, _, src_ctrs), (dst_node, dst_name, dst_id, _, dst_ctrs) = tools_pair
     src, dst = _node(inventory, src_node).host, _node(inventory, dst_node).host
+    src_id, dst_id = _current(src, src_name), _current(dst, dst_name)
+    src_ctrs = [(src_ctrs[0][0], _current(src, src_name, src_ctrs[0][0]))]
+    dst_ctrs = [(dst_ctrs[0][0], _current(dst, dst_name, dst_ctrs[0][0]))]
     src_ip, dst_ip = pod_ip(src, src_id), pod_ip(dst, dst_id)
     ping = in_pod(src, src_ctrs[0][1], f'ping -c 2 -W 2 {dst_ip}')
     assert ping.rc == 0, f'{src_name}@{src_node} cannot ping {dst_name}@{dst_node} ({dst_ip}): {ping.stdout}'
@@ -166,7 +181,7 @@ def test_web_pod_serves_its_own_localhost(web_pod, request):
     _need(web_pod, 'kflab.io/web pod')
     node_name, name, _, _, ctrs = web_pod
     host = _node(_inventory(request.config), node_name).host
-    web = dict(ctrs)['web']
+    web = _current(host, name, 'web')
     logs = host.check_output(f'crictl logs --tail 40 {web} 2>&1')
     peers = set(re.findall(r'\[?(?:::ffff:)?([\d.]+)\]?:\d+: url:', logs))
     assert peers == {'127.0.0.1'}, f'{name}@{node_name}: web server peers {peers}, expected the client on 127.0.0.1'
@@ -179,6 +194,8 @@ def test_pod_leaving_cluster_cidr_is_masqueraded(tools_pod, request):
     names = sorted(_hosts(inventory))
     target = _node(inventory, names[(names.index(node_name) + 1) % len(names)])
     node = _node(inventory, node_name)
+    pod_id = _current(node.host, name)
+    ctrs = [(ctrs[0][0], _current(node.host, name, ctrs[0][0]))]
     log = f'/tmp/kflab-masq-{name}.log'
     target.host.run_expect([0], f'mkdir -p /tmp/kflab-masq && rm -f {log} && '
                                 f'(timeout 30 busybox httpd -f -vv -p {MASQ_PORT} -h /tmp/kflab-masq >{log} 2>&1 & '
