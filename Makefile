@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv host-deps lint test test-unit test-lab lab lab-up lab-down bundle clean
+.PHONY: help venv host-deps lint test test-unit test-lab test-dataplane test-cluster lab lab-up lab-down bundle clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
@@ -39,6 +39,15 @@ test-lab: venv host-deps
 	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule test
 
 test: test-unit test-lab
+
+# Not yet in `make test` (no clean-clone CI run yet): they need the bundle (make bundle).
+# flanneld + etcd + CRI pods on the lab, checked and broken by tests/infra.
+test-dataplane: venv host-deps bundle
+	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule test -s dataplane
+
+# The whole site.yml from the bundle on the lab, idempotence, node checks.
+test-cluster: venv host-deps bundle
+	NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule test -s cluster
 
 lab-up: venv host-deps
 	$(BIN)/ansible-playbook playbooks/lab_up.yml
