@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from netfacts_helpers import HERE, ROOT
+from netfacts_helpers import HERE, ROOT, run_verify_playbook as verify
 
 KF = "/var/cache/kubeadm-flannel"
 NEEDED = [KF + "/bundle/bin/" + b for b in ("kube-apiserver", "kube-controller-manager", "flanneld", "kubectl",
@@ -53,14 +53,6 @@ def flannel_lab(tmp_path_factory):
     finally:
         subprocess.run([SCRIPT, "down"], env=env, check=False, capture_output=True, timeout=120)
 
-
-def verify(inventory):
-    bindir = os.path.dirname(sys.executable)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", PATH="%s:%s" % (bindir, os.environ.get("PATH", "")))
-    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", inventory, "playbooks/verify.yml"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def test_verify_passes_on_what_flanneld_built(flannel_lab):

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import yaml
 
-from netfacts_helpers import ROOT
+from netfacts_helpers import ROOT, run_verify_playbook as verify
 
 NEEDS = [shutil.which(tool) for tool in ("ip", "bridge", "iptables")]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not all(NEEDS),
@@ -108,14 +108,6 @@ def lab(tmp_path):
         for ns in names.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
 
-
-def verify(inventory):
-    bindir = os.path.dirname(sys.executable)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", PATH="%s:%s" % (bindir, os.environ.get("PATH", "")))
-    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", inventory, "playbooks/verify.yml"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def test_verify_passes_on_a_consistent_cluster(lab):
