@@ -8,7 +8,6 @@ with that reason otherwise. Namespaces get a unique prefix and are removed after
 
 import os
 import subprocess
-import sys
 import uuid
 
 import pytest
