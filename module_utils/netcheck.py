@@ -313,9 +313,16 @@ def check_pods(node, cfg):
     facts = node.get("pod_sandboxes") or {}
     out = []
     for pod in facts.get("sandboxes") or []:
-        if pod.get("state") != "SANDBOX_READY":
-            continue
         label = "pod %s/%s" % (pod.get("namespace"), pod.get("name"))
+        if pod.get("state") != "SANDBOX_READY":
+            # A stopped sandbox is normal (a finished pod the kubelet has not removed yet) unless containers
+            # still run in it: then its pause died under them (containerd marks the sandbox NOTREADY at once).
+            running = [c.get("name") for c in pod.get("containers") or [] if c.get("state") == "CONTAINER_RUNNING"]
+            if running:
+                out.append(_result("pod_single_pause", name, label, False, "one pause process under its running "
+                                   "containers", "sandbox %s (infra process gone), still running: %s"
+                                   % (pod.get("state"), ", ".join(running))))
+            continue
         pauses = pod.get("pause_processes") or []
         ok = bool(pod.get("pid_alive")) and pauses == [pod.get("pid")]
         out.append(_result("pod_single_pause", name, label, ok, "one pause process (pid %s)" % pod.get("pid"),
