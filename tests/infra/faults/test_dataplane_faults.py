@@ -25,8 +25,6 @@ INFRA = REPO / 'tests' / 'infra'
 NODE, PEER, CONTROL = 'k8s-w1', 'k8s-w2', 'k8s-m'
 POD = 'pod-1'                  # the tools pod roles/lab_dataplane puts on NODE
 ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0', ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'))
-# The lab's pause image is catatonit in pause mode (process name "catatonit"), not Kubernetes' pause.
-VERIFY_VARS = json.dumps({'verify_pause_commands': ['pause', 'catatonit']})
 WAIT_FLANNELD = 'until [ -s /run/flannel/subnet.env ]; do sleep 1; done'
 
 
@@ -45,8 +43,7 @@ def _check(test_id: str) -> subprocess.CompletedProcess:
 
 
 def _verify() -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-e', VERIFY_VARS,
-                           'playbooks/verify.yml'], cwd=REPO, capture_output=True, text=True, timeout=600,
+    return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), 'playbooks/verify.yml'], cwd=REPO, capture_output=True, text=True, timeout=600,
                           check=False, env=ENV)
 
 
@@ -60,7 +57,7 @@ class Fault:
     name: str
     check: str          # pytest node id under tests/infra
     expect: str         # text the failing check must print
-    verify: str | None  # verify.yml check that must fail on NODE (None: see test_verify_catches_killed_pause)
+    verify: str  # the verify.yml check that must fail on NODE
     breaks: str         # shell run in NODE
     restores: str       # shell run in NODE
 
@@ -111,7 +108,7 @@ def faults(lab) -> list:
               'systemctl restart flanneld && until ip -d link show flannel.1 | grep -q "local 192.168"; '
               'do sleep 1; done; echo "$bad" > /tmp/kflab-bad-lease'),
         Fault('pause_killed', f'test_pods.py::test_pod_has_one_live_pause_process[{NODE}-{POD}]', 'pause process',
-              None,
+              'pod_single_pause',
               f'kill -9 $(crictl inspectp $(crictl pods --name "^{POD}$" -q) | '
               "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"info\"][\"pid\"])') && sleep 2",
               'systemctl restart kflab-pods'),
@@ -152,36 +149,18 @@ def test_checks_catch_fault(lab, name):
     node.run_expect([0], fault.breaks)
     try:
         broken = _check(fault.check)
-        verify = _verify() if fault.verify else None
+        verify = _verify()
     finally:
         node.run_expect([0], fault.restores)
         _drop_bad_lease()
     assert broken.returncode == 1, f'{fault.check} did not catch {fault.name}:\n{broken.stdout}'
     assert fault.expect in broken.stdout, f'{fault.check} failed without naming {fault.expect}:\n{broken.stdout}'
-    if verify:
-        output = verify.stdout + verify.stderr
-        assert verify.returncode != 0, f'verify.yml passed with {fault.name}:\n{output[-3000:]}'
-        assert _verify_failed(output, fault.verify), \
-            f'verify.yml did not name {fault.verify} on {NODE}:\n{output[-3000:]}'
+    output = verify.stdout + verify.stderr
+    assert verify.returncode != 0, f'verify.yml passed with {fault.name}:\n{output[-3000:]}'
+    assert _verify_failed(output, fault.verify), f'verify.yml did not name {fault.verify} on {NODE}:\n{output[-3000:]}'
     # the pod maker (kubelet stand-in) makes a new sandbox after pause_killed: its test id is the same
     after = _green_within(fault.check, 90)
     assert after.returncode == 0, f'{fault.check} still fails after restoring:\n{after.stdout}'
-
-
-@pytest.mark.xfail(strict=True, reason='verify gap found here: module_utils/netcheck.py skips sandboxes that are not '
-                   'SANDBOX_READY, and containerd marks a pod NOTREADY as soon as its pause dies, so pod_single_pause '
-                   'never sees a killed pause (its containers keep running). Strict: passes -> remove this mark.')
-def test_verify_catches_killed_pause(lab):
-    fault = {f.name: f for f in faults(lab)}['pause_killed']
-    node = host(NODE)
-    node.run_expect([0], fault.breaks)
-    try:
-        verify = _verify()
-    finally:
-        node.run_expect([0], fault.restores)
-    output = verify.stdout + verify.stderr
-    assert verify.returncode != 0 and _verify_failed(output, 'pod_single_pause'), output[-3000:]
-    assert _green_within(fault.check, 90).returncode == 0
 
 
 def test_flanneld_resync_restores_a_deleted_rule(lab):
