@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Is the bundle complete? Exit 0 when every binary target of build-from-source.sh and every image of
+# build-images.sh has its record (stamps/, image-stamps/) and its file matches the recorded sha256;
+# otherwise print what is missing or damaged and exit 1. Reads the bundle only: builds and fetches nothing.
+#
+#   bundle/is-complete.sh [DIR]     DIR defaults to $KF_CACHE/bundle
+#
+# CI uses it to decide whether the cluster scenario can run without a cold bundle build (~45 min).
+# A complete bundle may still be stale (a recipe changed): make bundle rebuilds what is stale.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+KF_CACHE=${KF_CACHE:-/var/cache/kubeadm-flannel}
+B=${1:-${KF_BUNDLE:-$KF_CACHE/bundle}}
+missing=()
+
+# check RECORD FILE-FIELD SHA-FIELD: the record exists and the file it names has the recorded sha256.
+check() {
+  local record=$1 path=$2 sha=$3
+  if [ ! -f "$record" ]; then missing+=("$(basename "$record" .json): no record ($record)"); return; fi
+  if [ ! -f "$path" ]; then missing+=("$(basename "$record" .json): $path is missing"); return; fi
+  [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$(jq -r "$sha" "$record")" ] \
+    || missing+=("$(basename "$record" .json): $path does not match its recorded sha256")
+}
+
+for t in $("$HERE/build-from-source.sh" --list); do
+  if [ "$t" = cni-plugins ]; then
+    # One record per plugin (cni-bridge.json, ...); the set is build-from-source.sh's CNI_PLUGINS.
+    for p in $(sed -n 's/^CNI_PLUGINS=\${CNI_PLUGINS:-"\(.*\)"}$/\1/p' "$HERE/build-from-source.sh"); do
+      check "$B/stamps/cni-$p.json" "$B/bin/cni/$p" .sha256
+    done
+  else
+    check "$B/stamps/$t.json" "$B/bin/$t" .sha256
+  fi
+done
+for i in $("$HERE/build-images.sh" --list); do
+  record=$B/image-stamps/$i.json
+  check "$record" "$B/$(jq -r .archive "$record" 2>/dev/null || echo "images/$i")" .archive_sha256
+done
+[ -f "$B/manifest.json" ] || missing+=("manifest.json is missing")
+
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'bundle %s is not complete:\n' "$B" >&2
+  printf '  %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+echo "bundle $B is complete"
