@@ -12,6 +12,8 @@
 #   pause                            FROM scratch: /pause (Kubernetes' pause.c, gcc -static)
 #   flannel                          Debian base + /opt/bin/flanneld (v0.16.3 inside; see the label)
 #   flannel-cni-plugin               FROM scratch: /flannel + a static busybox for the init container's cp
+#   nettest                          verification only, not used by a rollout ($NETTEST_IMAGE):
+#                                    Debian minbase + nginx-light, curl, ping, ip; nginx logs to stdout
 #
 # Output under $KF_CACHE/bundle (default /var/cache/kubeadm-flannel/bundle):
 #   images/<name>_<tag>.oci.tar   single-image OCI archives (`ctr -n k8s.io images import` takes them)
@@ -44,7 +46,13 @@ BASE_PACKAGES=${BASE_PACKAGES:-iptables,iproute2,conntrack,ca-certificates}
 BASE_IPTABLES_BACKEND=${BASE_IPTABLES_BACKEND:-nft}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
-ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin"
+# Verification image for tests/infra/test_cluster_pods.py (pods made through the Kubernetes API need an
+# image, and no registry is reachable): a real nginx and the network tools the tests run inside pods.
+# Not referenced by any rollout manifest; imported with the others because the manifest lists it.
+NETTEST_IMAGE=${NETTEST_IMAGE:-localhost/kubeadm-flannel/nettest:bookworm-1}
+NETTEST_PACKAGES=${NETTEST_PACKAGES:-nginx-light,curl,iputils-ping,iproute2}
+
+ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin nettest"
 
 B=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
 BIN=$B/bin
@@ -86,35 +94,52 @@ bin() {
 # prov NAME -> the binary's manifest record (version, module) for the image's provenance.
 prov() { jq -c '{name, version, requested, sha256, module: .provenance.module}' "$B/stamps/$1.json"; }
 
-# --- Debian base -------------------------------------------------------------------------------
+# --- Debian trees (debootstrap), cached by key -----------------------------------------------------
+# bootstrap DIR PACKAGES: debootstrap minbase + PACKAGES into DIR.tmp (debootstrap itself puts a
+# policy-rc.d and a fake start-stop-daemon in place while it installs: no service starts on this host).
+bootstrap() {
+  local r=$1 packages=$2
+  command -v debootstrap >/dev/null || die "debootstrap is required (bundle/install-build-deps.sh)"
+  rm -rf "$r" "$r.tmp"
+  $NICE debootstrap --variant=minbase --include="$packages" "$BASE_SUITE" "$r.tmp" "$BASE_MIRROR" \
+    >"$KF_CACHE/image-build/debootstrap.log" 2>&1 || { tail -20 "$KF_CACHE/image-build/debootstrap.log" >&2; die "debootstrap failed"; }
+}
+# trim DIR: drop what a container runtime provides or nobody reads in an image; record the packages.
+trim() {
+  local r=$1 list=$2
+  rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/usr/share/doc/* \
+    "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* "$r"/var/cache/ldconfig/aux-cache \
+    "$r"/etc/hostname "$r"/etc/resolv.conf "$r"/etc/machine-id "$r"/debootstrap
+  chroot "$r" dpkg-query -W -f '${Package} ${Version}\n' >"$list"
+}
+# tree_layer NAME DIR -> a layer tar of DIR (owners kept, runtime-provided dirs left empty), cached by name.
+tree_layer() {
+  local out=$LAYERS/$1.tar
+  if [ ! -s "$out" ]; then
+    $NICE "$PY" "$HERE/oci-archive.py" layer "$2" "$out" --keep-owner \
+      --exclude '.kf-complete' --exclude 'dev/*' --exclude 'proc/*' --exclude 'sys/*' --exclude 'run/*' --exclude 'tmp/*'
+  fi
+  echo "$out"
+}
+
+# Debian base for kube-proxy and flannel.
 BASE_KEY=""; BASE_LAYER=""
 base() {
   [ -z "$BASE_LAYER" ] || return 0
   BASE_KEY=$(key_of "$RECIPE_REV" "$BASE_SUITE" "$BASE_MIRROR" "$BASE_PACKAGES" "$BASE_IPTABLES_BACKEND")
   local r=$ROOTFS/debian-iptables-$BASE_KEY
   if [ ! -f "$r/.kf-complete" ]; then
-    command -v debootstrap >/dev/null || die "debootstrap is required (bundle/install-build-deps.sh)"
     log "base: debootstrap $BASE_SUITE minbase + $BASE_PACKAGES from $BASE_MIRROR"
     local start; start=$(date +%s)
-    rm -rf "$r" "$r.tmp"
-    $NICE debootstrap --variant=minbase --include="$BASE_PACKAGES" "$BASE_SUITE" "$r.tmp" "$BASE_MIRROR" \
-      >"$KF_CACHE/image-build/debootstrap.log" 2>&1 || { tail -20 "$KF_CACHE/image-build/debootstrap.log" >&2; die "debootstrap failed"; }
+    bootstrap "$r" "$BASE_PACKAGES"
     chroot "$r.tmp" update-alternatives --set iptables "/usr/sbin/iptables-$BASE_IPTABLES_BACKEND" >/dev/null
     chroot "$r.tmp" update-alternatives --set ip6tables "/usr/sbin/ip6tables-$BASE_IPTABLES_BACKEND" >/dev/null
-    # What a container runtime provides or nobody reads in an image.
-    rm -rf "$r.tmp"/var/cache/apt/* "$r.tmp"/var/lib/apt/lists/* "$r.tmp"/var/log/* "$r.tmp"/usr/share/doc/* \
-      "$r.tmp"/usr/share/man/* "$r.tmp"/usr/share/info/* "$r.tmp"/usr/share/locale/* "$r.tmp"/var/cache/ldconfig/aux-cache \
-      "$r.tmp"/etc/hostname "$r.tmp"/etc/resolv.conf "$r.tmp"/etc/machine-id "$r.tmp"/debootstrap
-    chroot "$r.tmp" dpkg-query -W -f '${Package} ${Version}\n' >"$r.tmp/../debian-iptables-$BASE_KEY.packages"
+    trim "$r.tmp" "$r.tmp/../debian-iptables-$BASE_KEY.packages"
     touch "$r.tmp/.kf-complete"
     mv "$r.tmp" "$r"
     log "base: rootfs in $(( $(date +%s) - start ))s ($(du -sh "$r" | cut -f1))"
   fi
-  BASE_LAYER=$LAYERS/debian-iptables-$BASE_KEY.tar
-  if [ ! -s "$BASE_LAYER" ]; then
-    $NICE "$PY" "$HERE/oci-archive.py" layer "$r" "$BASE_LAYER" --keep-owner \
-      --exclude '.kf-complete' --exclude 'dev/*' --exclude 'proc/*' --exclude 'sys/*' --exclude 'run/*' --exclude 'tmp/*'
-  fi
+  BASE_LAYER=$(tree_layer "debian-iptables-$BASE_KEY" "$r")
 }
 
 # files_layer NAME SRC:DEST[:MODE]... -> a layer tar holding those files (plus /etc basics), cached by content.
@@ -253,6 +278,37 @@ do_flannel_cni() {
     --label "io.kubeadm-flannel.bundle.note=flannel CNI plugin from $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy)"
 }
 
+do_nettest() {
+  local k r start pkgs
+  k=$(key_of "$RECIPE_REV" nettest-v1 "$BASE_SUITE" "$BASE_MIRROR" "$NETTEST_PACKAGES")
+  r=$ROOTFS/debian-nettest-$k
+  if [ ! -f "$r/.kf-complete" ]; then
+    log "nettest: debootstrap $BASE_SUITE minbase + $NETTEST_PACKAGES from $BASE_MIRROR"
+    start=$(date +%s)
+    bootstrap "$r" "$NETTEST_PACKAGES"
+    trim "$r.tmp" "$r.tmp/../debian-nettest-$k.packages"
+    # As `kubectl logs` shows them (the tests read the peers' addresses there): access log to stdout.
+    mkdir -p "$r.tmp/var/log/nginx"
+    ln -s /dev/stdout "$r.tmp/var/log/nginx/access.log"
+    ln -s /dev/stderr "$r.tmp/var/log/nginx/error.log"
+    # IPv4 only: a pod's peers are logged as the IPv4 addresses the tests expect (Debian's default site
+    # also listens on [::]:80, which fails where a pod has no IPv6).
+    printf '%s\n' 'server {' '    listen 80 default_server;' '    root /var/www/html;' \
+      '    index index.nginx-debian.html;' '    location / { try_files $uri $uri/ =404; }' '}' \
+      >"$r.tmp/etc/nginx/sites-available/default"
+    touch "$r.tmp/.kf-complete"
+    mv "$r.tmp" "$r"
+    log "nettest: rootfs in $(( $(date +%s) - start ))s ($(du -sh "$r" | cut -f1))"
+  fi
+  pkgs=$(grep -E "^(${NETTEST_PACKAGES//,/|}) " "$ROOTFS/debian-nettest-$k.packages" | jq -R . | jq -cs .)
+  image nettest "$NETTEST_IMAGE" \
+    "{\"purpose\":\"verification image for tests/infra/test_cluster_pods.py; not needed by a rollout\",\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $NETTEST_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"key\":\"$k\",\"packages\":$pkgs}}" \
+    --layer "$(tree_layer "debian-nettest-$k" "$r")" \
+    --entrypoint '["/usr/sbin/nginx","-g","daemon off;"]' \
+    --label "io.kubeadm-flannel.bundle.purpose=verification image (tests/infra/test_cluster_pods.py), not needed by a rollout" \
+    "$(label_src "debootstrap $BASE_SUITE minbase + $NETTEST_PACKAGES")"
+}
+
 run_start=$(date +%s)
 for tgt in "${targets[@]}"; do
   t0=$(date +%s)
@@ -264,6 +320,7 @@ for tgt in "${targets[@]}"; do
     pause) do_pause ;;
     flannel) do_flannel ;;
     flannel-cni-plugin) do_flannel_cni ;;
+    nettest) do_nettest ;;
     *) die "unknown image $tgt (see --list)" ;;
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"
