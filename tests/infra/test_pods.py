@@ -14,20 +14,12 @@ import json
 import re
 import time
 
-import testinfra
-
-from conftest import Node, _hosts, _inventory
+from conftest import _hosts, _inventory
+from cri import SHARED, container_pid, namespace_mismatches, ns_of, sandbox_pid
+from cri import node_of as _node
 
 HTTP_PORT = 8080
 MASQ_PORT = 18080
-NAMESPACES = ('net', 'ipc', 'uts', 'mnt', 'pid')
-SHARED = ('net', 'ipc', 'uts')
-
-
-@functools.lru_cache(maxsize=None)
-def _node(inventory: str, name: str) -> Node:
-    url, settings = _hosts(inventory)[name]
-    return Node(name, testinfra.get_host(url), settings)
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,19 +80,6 @@ def _need(item, what):
     assert item, f'no {what} found on any node (playbooks/lab_dataplane.yml makes them)'
 
 
-def sandbox_pid(host, pod_id: str) -> int:
-    return int(json.loads(host.check_output(f'crictl inspectp {pod_id}'))['info']['pid'])
-
-
-def container_pid(host, ctr_id: str) -> int:
-    return int(json.loads(host.check_output(f'crictl inspect {ctr_id}'))['info']['pid'])
-
-
-def ns_of(host, pid: int) -> dict:
-    out = host.check_output(' ; '.join(f'readlink /proc/{pid}/ns/{ns}' for ns in NAMESPACES))
-    return dict(zip(NAMESPACES, out.split()))
-
-
 def pod_ip(host, pod_id: str) -> str:
     return json.loads(host.check_output(f'crictl inspectp {pod_id}'))['status']['network']['ip']
 
@@ -150,8 +129,7 @@ def test_container_shares_namespaces_with_pause(pod_container, request):
     # under containerd, containers always join the pod's net, ipc and uts; pid only when the pod shares it
     shared = SHARED + (('pid',) if pid_mode == 0 else ())
     pause, ctr = ns_of(host, sandbox_pid(host, pod_id)), ns_of(host, container_pid(host, ctr_id))
-    wrong = [f'{ns} {"not shared" if ns in shared else "shared"}' for ns in NAMESPACES
-             if (pause[ns] == ctr[ns]) != (ns in shared)]
+    wrong = namespace_mismatches(pause, ctr, shared)
     assert not wrong, f'{node_name}/{name}/{ctr_name} vs pause: {", ".join(wrong)} (pause {pause}, container {ctr})'
 
 

@@ -1,0 +1,40 @@
+"""What the pod tests read from a node through the CRI (crictl) and /proc, shared by test_pods.py (pods made
+with crictl) and kube_pods.py (pods made through the Kubernetes API)."""
+from __future__ import annotations
+
+import functools
+import json
+
+import testinfra
+
+from conftest import Node, _hosts
+
+NAMESPACES = ('net', 'ipc', 'uts', 'mnt', 'pid')
+# Under containerd every container joins its pod's net, ipc and uts namespaces (dockershim gave each
+# container its own uts); mnt is always the container's own, pid only when the pod shares it.
+SHARED = ('net', 'ipc', 'uts')
+
+
+@functools.lru_cache(maxsize=None)
+def node_of(inventory: str, name: str) -> Node:
+    url, settings = _hosts(inventory)[name]
+    return Node(name, testinfra.get_host(url), settings)
+
+
+def sandbox_pid(host, pod_id: str) -> int:
+    return int(json.loads(host.check_output(f'crictl inspectp {pod_id}'))['info']['pid'])
+
+
+def container_pid(host, ctr_id: str) -> int:
+    return int(json.loads(host.check_output(f'crictl inspect {ctr_id}'))['info']['pid'])
+
+
+def ns_of(host, pid: int) -> dict:
+    out = host.check_output(' ; '.join(f'readlink /proc/{pid}/ns/{ns}' for ns in NAMESPACES))
+    return dict(zip(NAMESPACES, out.split()))
+
+
+def namespace_mismatches(pause: dict, ctr: dict, shared: tuple) -> list:
+    """['pid shared', 'net not shared', ...]: where a container's namespaces differ from what is expected."""
+    return [f'{ns} {"not shared" if ns in shared else "shared"}' for ns in NAMESPACES
+            if (pause[ns] == ctr[ns]) != (ns in shared)]
