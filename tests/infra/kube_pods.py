@@ -131,6 +131,18 @@ def pod_spec(name: str, k8s_node: str, containers: list, **spec) -> dict:
                      'containers': containers, **spec}}
 
 
+def web_name(host: str) -> str:
+    return f'web-{dns_name(host)}'
+
+
+def standard_specs(cluster: Cluster) -> dict:
+    """{inventory host: [pod spec]}: web-<host> (nginx) on each of two workers, duo (nginx + client) on the first."""
+    image, first = cluster.image, cluster.workers[0].name
+    specs = {w.name: [pod_spec(web_name(w.name), cluster.k8s_names[w.name], [nginx(image)])] for w in cluster.workers}
+    specs[first].append(pod_spec('duo', cluster.k8s_names[first], [nginx(image), client(image)]))
+    return specs
+
+
 def delete_namespace(cluster: Cluster, namespace: str):
     cluster.kubectl.out(f'delete namespace {namespace} --ignore-not-found --wait=true --timeout=120s')
 

@@ -33,22 +33,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize('direction', list(range(len(ids))), ids=ids)
     if 'pod_name' in metafunc.fixturenames:
         workers = kube_pods.groups(_inventory(metafunc.config))['kube_workers'][:2]
-        metafunc.parametrize('pod_name', [web_name(w) for w in workers] + ['duo'])
-
-
-def standard_specs(cluster: kube_pods.Cluster) -> dict:
-    """{inventory host: [pod spec]}: web-<host> on each of two workers, duo (nginx + client) on the first."""
-    image = cluster.image
-    first = cluster.workers[0].name
-    specs = {w.name: [kube_pods.pod_spec(web_name(w.name), cluster.k8s_names[w.name], [kube_pods.nginx(image)])]
-             for w in cluster.workers}
-    specs[first].append(kube_pods.pod_spec('duo', cluster.k8s_names[first],
-                                           [kube_pods.nginx(image), kube_pods.client(image)]))
-    return specs
-
-
-def web_name(host: str) -> str:
-    return f'web-{kube_pods.dns_name(host)}'
+        metafunc.parametrize('pod_name', [kube_pods.web_name(w) for w in workers] + ['duo'])
 
 
 @pytest.fixture(scope='module')
@@ -59,13 +44,13 @@ def cluster(request) -> kube_pods.Cluster:
 @pytest.fixture(scope='module')
 def pods(cluster):
     try:
-        yield kube_pods.create_pods(cluster, NAMESPACE, standard_specs(cluster))
+        yield kube_pods.create_pods(cluster, NAMESPACE, kube_pods.standard_specs(cluster))
     finally:
         kube_pods.delete_namespace(cluster, NAMESPACE)
 
 
 def _pair(cluster, pods, direction: int) -> tuple:
-    a, b = (web_name(w.name) for w in cluster.workers)
+    a, b = (kube_pods.web_name(w.name) for w in cluster.workers)
     return (pods[a], pods[b]) if direction == 0 else (pods[b], pods[a])
 
 
