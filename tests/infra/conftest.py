@@ -71,7 +71,7 @@ def _hosts(inventory: str) -> dict:
         hostvars.update(variables.get_vars(host=host))
         templar = Templar(loader=loader, variables=hostvars)
         settings = {k: templar.template(v) for k, v in hostvars.items() if k in defaults and k not in FACT_DEPENDENT}
-        if hostvars.get('ansible_connection') == 'containers.podman.podman':
+        if hostvars.get('ansible_connection') in ('lab_podman', 'containers.podman.podman'):
             url = f"podman://{templar.template(hostvars['ansible_host'])}"
         else:
             url = f'ansible://{host.name}?ansible_inventory={inventory}'
