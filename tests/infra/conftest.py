@@ -89,3 +89,24 @@ def pytest_generate_tests(metafunc):
 def node(request) -> Node:
     url, settings = _hosts(_inventory(request.config))[request.param]
     return Node(request.param, testinfra.get_host(url), settings)
+
+
+# --- measurements ------------------------------------------------------------------------------------------
+# Figures the fault tests measure (time to green, resync delay) are printed in one block at the end of the
+# run, so CI's log shows them without -s.
+_MEASURED: list[str] = []
+
+
+@pytest.fixture
+def measured(request):
+    """measured(text): keep one line for the run's 'measured' summary, prefixed with the test's name."""
+    def record(text: str) -> None:
+        _MEASURED.append(f'{request.node.name}: {text}')
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASURED:
+        terminalreporter.section('measured')
+        for line in _MEASURED:
+            terminalreporter.write_line(line)

@@ -163,7 +163,7 @@ def test_checks_catch_fault(lab, name):
     assert after.returncode == 0, f'{fault.check} still fails after restoring:\n{after.stdout}'
 
 
-def test_flanneld_resync_restores_a_deleted_rule(lab):
+def test_flanneld_resync_restores_a_deleted_rule(lab, measured):
     """Measure how soon a running flanneld puts back a deleted masquerade rule (--iptables-resync, 5 s)."""
     n = lab['network']
     rule = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
@@ -173,7 +173,7 @@ def test_flanneld_resync_restores_a_deleted_rule(lab):
     node.run_expect([0], f'i=0; until iptables -t nat -C POSTROUTING {rule} 2>/dev/null; do i=$((i+1)); '
                          '[ $i -lt 300 ] || exit 1; sleep 0.1; done')
     elapsed = time.monotonic() - start
-    print(f'\nflanneld re-added the deleted masquerade rule after {elapsed:.1f} s')
+    measured(f'flanneld re-added the deleted masquerade rule after {elapsed:.1f} s')
     assert elapsed < 15, f'rule came back only after {elapsed:.1f} s'
 
 
@@ -187,7 +187,7 @@ def _time_to_green(selection: list, seconds: int) -> tuple:
         time.sleep(2)
 
 
-def test_killed_flanneld_rebuilds_everything():
+def test_killed_flanneld_rebuilds_everything(measured):
     """kill -9 flanneld after wiping what it made (VTEP with its routes/FDB/ARP, subnet.env, rules)."""
     node = host(NODE)
     network = ipaddress.ip_interface(dict(line.split('=', 1) for line in node.file(
@@ -198,11 +198,11 @@ def test_killed_flanneld_rebuilds_everything():
     broken = _pytest('-k', NODE, str(INFRA / 'test_flannel.py'))
     assert broken.returncode == 1, f'flannel checks still green with flanneld state wiped ({network}):\n{broken.stdout}'
     result, elapsed = _time_to_green([str(INFRA / 'test_flannel.py')], 180)
-    print(f'\nkill -9 flanneld + wiped state: flannel checks on {NODE} green again after {elapsed:.0f} s')
+    measured(f'kill -9 flanneld + wiped state: flannel checks on {NODE} green again after {elapsed:.0f} s')
     assert result.returncode == 0, result.stdout
 
 
-def test_node_restart_comes_back_green():
+def test_node_restart_comes_back_green(measured):
     """podman restart of NODE: flanneld, the data plane and the pods come back by themselves."""
     node = host(NODE)
     before = node.check_output('crictl pods -o json')
@@ -218,6 +218,6 @@ def test_node_restart_comes_back_green():
     ready = json.loads(node.check_output('crictl pods --state ready -o json'))['items']
     ips_after = {p['metadata']['name']: json.loads(node.check_output(f"crictl inspectp {p['id']}"))['status']
                  ['network']['ip'] for p in ready}
-    print(f'\nnode restart: checks on {NODE} green again after {elapsed:.0f} s; pod IPs before {ips_before}, '
+    measured(f'node restart: checks on {NODE} green again after {elapsed:.0f} s; pod IPs before {ips_before}, '
           f'after {ips_after}')
     assert result.returncode == 0, result.stdout[-5000:]
