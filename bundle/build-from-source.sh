@@ -58,6 +58,11 @@ JSONITER_FIX="github.com/modern-go/reflect2=github.com/modern-go/reflect2@v1.0.2
 ETCD_VERSION=${ETCD_VERSION:-v3.5.0}
 # coredns: kubeadm 1.22.5 wants v1.8.4 (constants.CoreDNSVersion).
 COREDNS_CANDIDATES=${COREDNS_CANDIDATES:-"github.com/coredns/coredns@v1.8.4"}
+# kubeadm's toolchain: Debian's Go 1.19 (v1.22.5 was released built with Go 1.16). Its preflight check
+# HTTPProxyCIDR formats the service CIDR's first address as "[10.96.0.1]:1234" (net.IP of 16 bytes for
+# an IPv4 address) and hands it to net/url; recent Go rejects an IPv4 literal in brackets, so a kubeadm
+# built with the machine's Go fails that check on every cluster. Empty: build kubeadm with $GO.
+KUBEADM_GO=${KUBEADM_GO-/usr/lib/go-1.19/bin/go}
 # pause: Kubernetes' own build/pause/linux/pause.c as shipped in k8s.io/kubernetes@$K8S_VERSION.
 # That tree's build/pause/Makefile says TAG=3.6; the C source is the same one pause 3.5 was built
 # from (only the version string differs), and kubeadm 1.22 names the image pause:3.5.
@@ -165,12 +170,14 @@ tree() {
 
 # build NAME MODJSON TREE PKG CGO TAGS LDFLAGS [EXTRA_KEY...]
 # Skips when the stamp matches; otherwise builds into a temp file, checks it, stamps it.
+# The toolchain is $GO unless the caller sets BUILD_GO (kubeadm: see KUBEADM_GO).
 build() {
   local name=$1 mj=$2 t=$3 pkg=$4 cgo=$5 tags=$6 ldflags=$7; shift 7
-  local mod ver k stamp out start secs
+  local mod ver k stamp out start secs go=${BUILD_GO:-$GO} go_version
+  go_version=$("$go" env GOVERSION)
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   k=$(key_of "$RECIPE_REV" "$name" "$mod@$ver" "$(jq -r .Sum <<<"$mj")" "$pkg" "$cgo" "$tags" "$ldflags" \
-             "$(cat "$t/.kf-edits")" "$GO_VERSION" "$HOST_ARCH" "$@")
+             "$(cat "$t/.kf-edits")" "$go_version" "$HOST_ARCH" "$@")
   local id=${name//\//-}         # cni/bridge -> cni-bridge for stamp and log names
   stamp=$STAMPS/$id.json; out=$BIN/$name
   mkdir -p "$(dirname "$out")"
@@ -181,7 +188,7 @@ build() {
   fi
   log "$name $ver: building $mod@$ver $pkg (CGO_ENABLED=$cgo${tags:+ tags=$tags})"
   start=$(date +%s)
-  if ! (cd "$t" && CGO_ENABLED=$cgo $NICE "$GO" build ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+  if ! (cd "$t" && CGO_ENABLED=$cgo $NICE "$go" build ${tags:+-tags "$tags"} -ldflags "$ldflags" \
           -o "$out.tmp" "$pkg") >"$LOGS/$id.log" 2>&1; then
     grep -v '^go: downloading' "$LOGS/$id.log" | tail -25 >&2
     die "$name: go build failed (full log: $LOGS/$id.log)"
@@ -190,7 +197,7 @@ build() {
   mv -f "$out.tmp" "$out"
   jq -n --arg name "$name" --arg version "$ver" --arg requested "$(jq -r .requested <<<"$mj")" \
         --arg modpath "$mod" --arg sum "$(jq -r .Sum <<<"$mj")" --arg sumdb "$(jq -r .sumdb <<<"$mj")" \
-        --arg package "$pkg" --arg go "$GO_VERSION" --arg goflags "$GOFLAGS" --arg cgo "$cgo" --arg tags "$tags" \
+        --arg package "$pkg" --arg go "$go_version" --arg goflags "$GOFLAGS" --arg cgo "$cgo" --arg tags "$tags" \
         --arg ldflags "$ldflags" --arg edits "$(cat "$t/.kf-edits")" --arg sha "$(sha256 "$out")" \
         --arg key "$k" --argjson secs "$secs" --arg built "$(date -u +%FT%TZ)" \
         --arg linkage "$(file -b "$out" | grep -o 'statically linked\|dynamically linked' || echo unknown)" \
@@ -380,7 +387,12 @@ do_k8s() {
   k8s_prepare
   # hack/lib/golang.sh KUBE_STATIC_LIBRARIES: everything but the kubelet is built with CGO off.
   [ "$name" != kubelet ] || cgo=1
-  build "$name" "$K8S_MJ" "$K8S_TREE" "./cmd/$name" "$cgo" "" "$K8S_LDFLAGS" \
+  local bgo=$GO
+  if [ "$name" = kubeadm ] && [ -n "$KUBEADM_GO" ]; then
+    [ -x "$KUBEADM_GO" ] || die "kubeadm: KUBEADM_GO=$KUBEADM_GO is not there (bundle/install-build-deps.sh installs golang-1.19-go)"
+    bgo=$KUBEADM_GO
+  fi
+  BUILD_GO=$bgo build "$name" "$K8S_MJ" "$K8S_TREE" "./cmd/$name" "$cgo" "" "$K8S_LDFLAGS" \
     "openapi:$(sha256 "$K8S_TREE/pkg/generated/openapi/zz_generated.openapi.go")"
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Host packages bundle/make-bundle.sh needs (Debian/Ubuntu, root). Idempotent: installs only what is
 # missing, and touches nothing else. Go is not installed here: the project uses the toolchain already on
-# the machine (/usr/local/go, or GO=/usr/lib/go-1.19/bin/go with Debian's golang-1.19).
+# the machine (/usr/local/go), except kubeadm's: Debian's golang-1.19-go (see KUBEADM_GO in build-from-source.sh).
 #
 #   sh bundle/install-build-deps.sh            for --source source
 #   sh bundle/install-build-deps.sh --release  also what --source release needs (curl, skopeo)
@@ -9,8 +9,8 @@ set -eu
 # source: jq (manifests), gcc + libc6-dev (cgo for kubelet/flanneld, static pause), file (linkage),
 # util-linux (flock), debootstrap (Debian base of kube-proxy/flannel), busybox-static (cp in the flannel
 # CNI-plugin image), python3 (bundle/oci-archive.py writes the image archives), binutils (strip),
-# ca-certificates (TLS to the Go module proxy).
-pkgs="jq gcc libc6-dev binutils file util-linux debootstrap busybox-static python3 ca-certificates"
+# ca-certificates (TLS to the Go module proxy), golang-1.19-go (kubeadm's toolchain).
+pkgs="jq gcc libc6-dev binutils file util-linux debootstrap busybox-static python3 ca-certificates golang-1.19-go"
 [ "${1:-}" != --release ] || pkgs="$pkgs curl skopeo python3-yaml"
 missing=""
 for p in $pkgs; do
