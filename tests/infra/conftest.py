@@ -91,6 +91,13 @@ def node(request) -> Node:
     return Node(request.param, testinfra.get_host(url), settings)
 
 
+@pytest.fixture(scope='module')
+def cluster(request):
+    """The Kubernetes cluster behind the inventory (kube_pods.Cluster): kubectl on its control plane."""
+    import kube_pods  # imports this module: loaded here, not at the top
+    return kube_pods.connect(_inventory(request.config))
+
+
 # --- measurements ------------------------------------------------------------------------------------------
 # Figures the fault tests measure (time to green, resync delay) are printed in one block at the end of the
 # run, so CI's log shows them without -s.

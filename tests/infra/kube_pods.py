@@ -8,6 +8,7 @@ raises AssertionError naming what it found, so the fault test can run it against
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -145,6 +146,15 @@ def standard_specs(cluster: Cluster) -> dict:
 
 def delete_namespace(cluster: Cluster, namespace: str):
     cluster.kubectl.out(f'delete namespace {namespace} --ignore-not-found --wait=true --timeout=120s')
+
+
+@contextlib.contextmanager
+def standard_pods(cluster: Cluster, namespace: str):
+    """The standard pods (standard_specs) in their own namespace, deleted afterwards even when a test failed."""
+    try:
+        yield create_pods(cluster, namespace, standard_specs(cluster))
+    finally:
+        delete_namespace(cluster, namespace)
 
 
 def create_pods(cluster: Cluster, namespace: str, specs: dict) -> dict:

@@ -37,16 +37,9 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope='module')
-def cluster(request) -> kube_pods.Cluster:
-    return kube_pods.connect(_inventory(request.config))
-
-
-@pytest.fixture(scope='module')
 def pods(cluster):
-    try:
-        yield kube_pods.create_pods(cluster, NAMESPACE, kube_pods.standard_specs(cluster))
-    finally:
-        kube_pods.delete_namespace(cluster, NAMESPACE)
+    with kube_pods.standard_pods(cluster, NAMESPACE) as made:
+        yield made
 
 
 def _pair(cluster, pods, direction: int) -> tuple:

@@ -18,23 +18,15 @@ from typing import Callable
 import pytest
 
 import kube_pods
-from conftest import _inventory
 
 NAMESPACE = 'kf-cluster-faults'
 BAD_NAMESPACE = 'kf-cluster-faults-bad'
 
 
 @pytest.fixture(scope='module')
-def cluster(request) -> kube_pods.Cluster:
-    return kube_pods.connect(_inventory(request.config))
-
-
-@pytest.fixture(scope='module')
 def pods(cluster):
-    try:
-        yield kube_pods.create_pods(cluster, NAMESPACE, kube_pods.standard_specs(cluster))
-    finally:
-        kube_pods.delete_namespace(cluster, NAMESPACE)
+    with kube_pods.standard_pods(cluster, NAMESPACE) as made:
+        yield made
 
 
 @pytest.fixture(scope='module')
