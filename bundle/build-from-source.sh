@@ -92,25 +92,14 @@ die() { log "ERROR: $*"; exit 1; }
 command -v jq >/dev/null || die "jq is required"
 
 FORCE=${KF_FORCE:-0}
-targets=()
-for a in "$@"; do
-  case $a in
-    --force) FORCE=1 ;;
-    --list) echo "$ALL_TARGETS" | tr ' ' '\n'; exit 0 ;;
-    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
-    -*) die "unknown option $a" ;;
-    *) targets+=("$a") ;;
-  esac
-done
-[ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$ALL_TARGETS"
+. "$(dirname "$0")/lib.sh"
+parse_targets "$ALL_TARGETS" "$@"
 
 # One run at a time per cache.
 exec 9>"$KF_BUNDLE/.lock"
 flock -n 9 || { log "another build holds $KF_BUNDLE/.lock; waiting"; flock 9; }
 
 # --- Helpers ---------------------------------------------------------------------------------
-sha256() { sha256sum "$1" | cut -d' ' -f1; }
-key_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 
 # download MODULE@VERSION -> prints the module JSON ({Path,Version,Dir,Sum,...}) or fails.
 # If the proxy's checksum database cannot vouch for the module (404 on /sumdb/...), it is fetched

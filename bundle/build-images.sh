@@ -64,22 +64,11 @@ mkdir -p "$OUT" "$STAMPS" "$LAYERS" "$ROOTFS" "$B/logs"
 
 log() { printf '%s [images] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-sha256() { sha256sum "$1" | cut -d' ' -f1; }
-key_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+. "$HERE/lib.sh"
 for c in jq "$PY" file; do command -v "$c" >/dev/null || die "$c is required (bundle/install-build-deps.sh)"; done
 
 FORCE=0
-targets=()
-for a in "$@"; do
-  case $a in
-    --force) FORCE=1 ;;
-    --list) echo "$ALL_IMAGES" | tr ' ' '\n'; exit 0 ;;
-    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
-    -*) die "unknown option $a" ;;
-    *) targets+=("$a") ;;
-  esac
-done
-[ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$ALL_IMAGES"
+parse_targets "$ALL_IMAGES" "$@"
 
 exec 9>"$B/.images.lock"
 flock -n 9 || { log "another image build holds $B/.images.lock; waiting"; flock 9; }

@@ -75,7 +75,7 @@ EOF
 KV=$(jq -r .kube_version <<<"$pins"); CV=$(jq -r .crictl_version <<<"$pins"); PV=$(jq -r .cni_version <<<"$pins")
 REPO_IMG=$(jq -r .repo <<<"$pins")
 DL=$KF_CACHE/release-downloads; mkdir -p "$DL" "$OUT/bin/cni" "$OUT/stamps" "$OUT/images" "$OUT/image-stamps"
-sha256() { sha256sum "$1" | cut -d' ' -f1; }
+. "$HERE/lib.sh"
 
 # fetch URL SHA256 -> path in $DL (kept; re-downloaded only when missing or wrong).
 fetch() {
