@@ -1,41 +1,499 @@
 # -*- coding: utf-8 -*-
-# Exposes module_utils/netcheck.py to playbooks, so the verify stage and the unit tests run the same code.
+# The project's one network oracle: what the cluster network must look like, computed from the inventory's
+# settings and the facts every node reported, and each node's facts compared with it. Pure functions; the
+# verify stage (roles/verify/tasks/verdict.yml) calls them through the filters at the end of this file, and
+# testinfra (tests/infra/test_flannel.py) asserts on the results verify reports. It runs on the controller
+# only, which is why it lives with the filter plugins and not in module_utils/ (shipped to the nodes).
+# Expectations are built the way flannel's e2e/rules.go builds its golden rule list from each node's podCIDR:
+# from data, never from one lab's addresses.
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
+import ipaddress
 
 try:
-    from ansible.module_utils.netcheck import collect_nodes, summary_table, verify_cluster
-except ImportError:
-    # Controller-side plugins do not always see the project's module_utils; add it explicitly.
-    import ansible.module_utils
-    ansible.module_utils.__path__.append(
-        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-    from ansible.module_utils.netcheck import collect_nodes, summary_table, verify_cluster
+    from collections.abc import Mapping
+except ImportError:  # Python 2
+    from collections import Mapping
+
+NAMESPACES = ("net", "ipc", "uts", "pid", "mnt")
+
+# What VXLAN over IPv4 adds to every inner frame: outer IPv4 (20) + UDP (8) + VXLAN (8) headers and the inner
+# Ethernet header (14). flannel's vxlan backend sets its VTEP's MTU to the underlay's minus this.
+VXLAN_OVERHEAD = 50
+
+# The settings the verdict needs, all from the inventory (roles/verify/vars/main.yml maps them from the roles'
+# variables, once for the cluster). Nothing here defaults them: a missing one is a bug in the caller.
+SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plugin", "ip_masq",
+            "shared_namespaces", "private_namespaces")
+
+# Every check the oracle can report, in the order verify_cluster runs them.
+CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
+          "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
+          "vtep_settings", "route_to_peer", "neighbour_to_peer", "fdb_to_peer", "masquerade_rules", "forward_rules",
+          "pod_single_pause", "pod_namespaces", "cni_config_active", "cni_plugins_present", "bridge_hairpin",
+          "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint")
 
 
-def network_verify(nodes, settings=None):
-    """[{'name', 'node_ip', 'flannel', 'cni', 'pod_sandboxes'}] -> list of check results."""
-    return verify_cluster(list(nodes), dict(settings or {}))
+def _net(text):
+    return ipaddress.ip_network(u"%s" % text, strict=False)
 
 
-def network_verify_nodes(names, views):
-    """Inventory names + their gathered views (None when a host gathered nothing) -> node list."""
-    return collect_nodes(list(names), list(views))
+def _result(check, node, obj, ok, expected, found):
+    status = "ok" if ok else "FAILED"
+    return {
+        "check": check, "node": node, "object": obj, "ok": bool(ok),
+        "expected": expected, "found": found,
+        "message": "%s: %s on %s %s: expected %s, found %s" % (status, check, node, obj, expected, found),
+    }
 
 
-def network_verify_table(results):
-    """Check results -> summary table lines."""
-    return summary_table(list(results))
+def node_subnet(node):
+    """The node's lease from subnet.env, or None."""
+    env = (node.get("flannel") or {}).get("subnet_env") or {}
+    return env.get("subnet") if env.get("present") else None
 
+
+def expected_masquerade(network, subnet, flavour="v0.16"):
+    """flannel's masquerade rules for cluster ``network`` and node ``subnet``, as comparable tuples.
+
+    v0.16 (network/iptables.go MasqRules; the same four rules with a comment in v0.17 and inside
+    FLANNEL-POSTRTG in v0.20) and v0.22+ (pkg/iptables: a kube-proxy mark RETURN, then pod<->cluster
+    RETURNs instead of cluster->cluster), as read in flannel's source at those tags.
+    """
+    if flavour == "v0.22":
+        return [
+            (subnet, False, network, False, "RETURN"),
+            (network, False, subnet, False, "RETURN"),
+            (network, True, subnet, False, "RETURN"),
+            (network, False, "224.0.0.0/4", True, "MASQUERADE"),
+            (network, True, network, False, "MASQUERADE"),
+        ]
+    return [
+        (network, False, network, False, "RETURN"),
+        (network, False, "224.0.0.0/4", True, "MASQUERADE"),
+        (network, True, subnet, False, "RETURN"),
+        (network, True, network, False, "MASQUERADE"),
+    ]
+
+
+def masquerade_flavour(rules):
+    """v0.22 when flannel's chain starts with the kube-proxy mark RETURN, else v0.16."""
+    for rule in rules:
+        if rule.get("target") == "RETURN" and "--mark" in (rule.get("match_options") or []):
+            return "v0.22"
+    return "v0.16"
+
+
+def expected_forward(network):
+    return [(network, False, None, False, "ACCEPT"), (None, False, network, False, "ACCEPT")]
+
+
+def _rule_key(rule):
+    return (rule.get("source"), bool(rule.get("source_negated")), rule.get("destination"),
+            bool(rule.get("destination_negated")), rule.get("target"))
+
+
+def _fmt_rule(key):
+    src, src_neg, dst, dst_neg, target = key
+    parts = []
+    if src:
+        parts.append(("! " if src_neg else "") + "-s " + src)
+    if dst:
+        parts.append(("! " if dst_neg else "") + "-d " + dst)
+    parts.append("-j " + target)
+    return " ".join(parts)
+
+
+# ------------------------------------------------------------------------------------ per node
+
+def check_subnet(node, cfg):
+    name = node["name"]
+    subnet = node_subnet(node)
+    cluster = _net(cfg["pod_subnet"])
+    expected = "a /%s inside %s" % (cfg["node_prefix"], cluster)
+    if subnet is None:
+        return [_result("subnet_in_cluster_cidr", name, "/run/flannel/subnet.env", False, expected, "no subnet file")]
+    net = _net(subnet)
+    ok = net.version == cluster.version and net.subnet_of(cluster) and net.prefixlen == int(cfg["node_prefix"])
+    out = [_result("subnet_in_cluster_cidr", name, "FLANNEL_SUBNET", ok, expected, subnet)]
+    # flanneld writes the cluster network and whether it masquerades next to the lease
+    env = (node.get("flannel") or {}).get("subnet_env") or {}
+    want = {"FLANNEL_NETWORK": cluster.with_prefixlen, "FLANNEL_IPMASQ": bool(cfg["ip_masq"])}
+    got = {"FLANNEL_NETWORK": env.get("network"), "FLANNEL_IPMASQ": env.get("ipmasq")}
+    out.append(_result("subnet_env_settings", name, env.get("path") or "subnet.env", got == want, want, got))
+    return out
+
+
+def check_bridge(node, cfg):
+    name = node["name"]
+    subnet = node_subnet(node)
+    bridge = (node.get("cni") or {}).get("bridge") or {}
+    if subnet is None:
+        return []
+    net = _net(subnet)
+    expected = "%s/%s" % (next(net.hosts()) if net.num_addresses > 2 else net.network_address, net.prefixlen)
+    sandboxes = node.get("pod_sandboxes") or {}
+    if not bridge.get("present") and sandboxes.get("present") and not any(
+            p.get("state") == "SANDBOX_READY" and (p.get("namespace_options") or {}).get("network") == "POD"
+            for p in sandboxes.get("sandboxes") or []):
+        # The bridge plugin creates the bridge with the node's first pod on the pod network; a node that
+        # has none yet (a fresh worker: only hostNetwork pods) rightly has no bridge.
+        return [_result("bridge_gateway_address", name, cfg["bridge"], True, expected,
+                        "no %s yet: no pod on the pod network on this node" % cfg["bridge"])]
+    found = bridge.get("addresses") if bridge.get("present") else "no %s device" % cfg["bridge"]
+    ok = bridge.get("present") and expected in (bridge.get("addresses") or [])
+    return [_result("bridge_gateway_address", name, cfg["bridge"], ok, expected, found)]
+
+
+def check_vtep(node, cfg):
+    name = node["name"]
+    vtep = (node.get("flannel") or {}).get("vtep") or {}
+    dev = "flannel.%s" % cfg["vni"]
+    if not vtep.get("present"):
+        return [_result("vtep_present", name, dev, False, "vxlan device %s" % dev, "absent")]
+    out = [_result("vtep_local_ip", name, vtep["name"], vtep.get("local") == node.get("node_ip"),
+                   node.get("node_ip"), vtep.get("local"))]
+    # the VTEP must ride the NIC that carries the node's address (--iface), not only claim that address
+    underlay_addrs = [a.split("/")[0] for a in vtep.get("underlay_addresses") or []]
+    out.append(_result("vtep_underlay", name, vtep["name"], node.get("node_ip") in underlay_addrs,
+                       "a device holding %s" % node.get("node_ip"),
+                       "%s (%s)" % (vtep.get("dev"), ", ".join(underlay_addrs) or "no IPv4")))
+    # flannel puts the network address of the node's lease on its VTEP, as a /32
+    subnet = node_subnet(node)
+    if subnet is not None:
+        want_addr = ["%s/32" % _net(subnet).network_address]
+        out.append(_result("vtep_address", name, vtep["name"], list(vtep.get("addresses") or []) == want_addr,
+                           want_addr, vtep.get("addresses")))
+    underlay = vtep.get("underlay_mtu")
+    expected_mtu = underlay - VXLAN_OVERHEAD if isinstance(underlay, int) else "underlay MTU - %d" % VXLAN_OVERHEAD
+    out.append(_result("vtep_mtu", name, vtep["name"], vtep.get("mtu") == expected_mtu,
+                       expected_mtu, vtep.get("mtu")))
+    # flanneld writes the VTEP MTU into subnet.env; the CNI bridge plugin sizes cni0 from it
+    env = (node.get("flannel") or {}).get("subnet_env") or {}
+    bridge = (node.get("cni") or {}).get("bridge") or {}
+    want = {"FLANNEL_MTU": vtep.get("mtu")}
+    got = {"FLANNEL_MTU": env.get("mtu") if env.get("present") else None}
+    # A bridge's MTU follows its ports: with none left (every pod of the node gone) the kernel puts it back
+    # to 1500, so only a bridge with ports shows the MTU the CNI plugin gave it.
+    if bridge.get("present") and bridge.get("ports"):
+        want[cfg["bridge"]] = vtep.get("mtu")
+        got[cfg["bridge"]] = bridge.get("mtu")
+    out.append(_result("mtu_consistent", name, "FLANNEL_MTU/%s" % cfg["bridge"], want == got, want, got))
+    expected = {"name": dev, "vni": int(cfg["vni"]), "dstport": int(cfg["vxlan_port"]), "learning": False}
+    found = {"name": vtep.get("name"), "vni": vtep.get("vni"), "dstport": vtep.get("dstport"),
+             "learning": vtep.get("learning")}
+    out.append(_result("vtep_settings", name, vtep["name"], expected == found, expected, found))
+    return out
+
+
+def check_peers(node, peers, cfg):
+    """Route, ARP entry and FDB entry towards every other node."""
+    name = node["name"]
+    flannel = node.get("flannel") or {}
+    vtep = flannel.get("vtep") or {}
+    dev = vtep.get("name") or "flannel.%s" % cfg["vni"]
+    routes = dict((r["dst"], r) for r in flannel.get("routes") or [])
+    fdb = flannel.get("fdb") or []
+    out = []
+    for peer in peers:
+        subnet = node_subnet(peer)
+        if subnet is not None:
+            net = _net(subnet)
+            want = {"dst": net.with_prefixlen, "gateway": str(net.network_address), "dev": dev, "onlink": True}
+            route = routes.get(net.with_prefixlen)
+            got = dict((k, route.get(k)) for k in want) if route else "no route"
+            out.append(_result("route_to_peer", name, "route to %s (%s)" % (net, peer["name"]),
+                               got == want, want, got))
+        peer_vtep = (peer.get("flannel") or {}).get("vtep") or {}
+        mac = (peer_vtep.get("mac") or "").lower() or None
+        if subnet is not None:
+            # flannel's vxlan backend also pins an ARP entry: remote subnet address -> remote VTEP MAC
+            addr = str(_net(subnet).network_address)
+            found = [n.get("lladdr") for n in flannel.get("neighbours") or [] if n.get("dst") == addr]
+            out.append(_result("neighbour_to_peer", name, "neigh %s (%s)" % (addr, peer["name"]),
+                               bool(mac) and found == [mac],
+                               "%s lladdr %s" % (addr, mac or "(VtepMAC of %s: no VTEP)" % peer["name"]),
+                               found or "no entry for %s" % addr))
+        want_ip = peer.get("node_ip")
+        if mac is None:
+            # nothing to look for: the peer has no VTEP (its own vtep_present check says so too)
+            out.append(_result("fdb_to_peer", name, "fdb (%s)" % peer["name"], False,
+                               "VtepMAC of %s -> %s" % (peer["name"], want_ip), "%s has no VTEP" % peer["name"]))
+            continue
+        entries = [e for e in fdb if e.get("mac") == mac]
+        found = [e.get("dst") for e in entries] or "no entry for %s" % mac
+        out.append(_result("fdb_to_peer", name, "fdb %s (%s)" % (mac, peer["name"]),
+                           [want_ip] == [e.get("dst") for e in entries], "%s -> %s" % (mac, want_ip), found))
+    return out
+
+
+def check_iptables(node, cfg):
+    name = node["name"]
+    flannel = node.get("flannel") or {}
+    ipt = flannel.get("iptables") or {}
+    subnet = node_subnet(node)
+    network = _net(cfg["pod_subnet"]).with_prefixlen
+    if not ipt.get("available"):
+        return [_result("masquerade_rules", name, "iptables", False, "iptables-save output", "not available")]
+    out = []
+    groups = [("forward_rules", "forward", expected_forward(network))]
+    if cfg["ip_masq"] and subnet is not None:
+        flavour = masquerade_flavour((ipt.get("masquerade") or {}).get("rules") or [])
+        groups.insert(0, ("masquerade_rules", "masquerade",
+                          expected_masquerade(network, _net(subnet).with_prefixlen, flavour)))
+    for check, kind, wanted in groups:
+        part = ipt.get(kind) or {}
+        have = set(_rule_key(r) for r in part.get("rules") or [])
+        missing = [_fmt_rule(k) for k in wanted if k not in have]
+        if not missing:
+            # order matters: the RETURNs must come before the MASQUERADEs they exempt from
+            order = [k for k in (_rule_key(r) for r in part.get("rules") or []) if k in wanted]
+            firsts = [order.index(k) for k in wanted]
+            if firsts != sorted(firsts):
+                missing.append("order: found %s" % "; ".join(_fmt_rule(k) for k in order))
+        obj = "%s chain %s" % ("nat" if kind == "masquerade" else "filter", part.get("chain"))
+        if part.get("jump_from_base") is False:
+            missing.append("jump from %s to %s" % ("POSTROUTING" if kind == "masquerade" else "FORWARD",
+                                                   part.get("chain")))
+        out.append(_result(check, name, obj, not missing, [_fmt_rule(k) for k in wanted],
+                           "missing: %s" % "; ".join(missing) if missing else "all present"))
+    return out
+
+
+def _delegate_plugins(plugin):
+    """Plugin types a CNI plugin entry runs besides itself (flannel delegates to bridge + host-local)."""
+    extra = []
+    if plugin.get("type") == "flannel":
+        delegate = plugin.get("delegate") or {}
+        extra.append(delegate.get("type", "bridge"))
+        extra.append(((delegate.get("ipam") or plugin.get("ipam") or {}).get("type")) or "host-local")
+    elif isinstance(plugin.get("ipam"), dict) and plugin["ipam"].get("type"):
+        extra.append(plugin["ipam"]["type"])
+    return extra
+
+
+def _hairpin_wanted(plugin):
+    if plugin.get("type") == "flannel":
+        return bool((plugin.get("delegate") or {}).get("hairpinMode"))
+    return bool(plugin.get("hairpinMode"))
+
+
+def check_cni(node, cfg):
+    """The CNI config that wins, the plugins it needs, hairpin on the bridge ports."""
+    name = node["name"]
+    cni = node.get("cni") or {}
+    active = cni.get("active")
+    found = ("%s (%s)" % (active.get("file"), ",".join(active.get("plugins") or []))) if active \
+        else "no valid config in %s" % cni.get("conf_dir")
+    ok = bool(active) and (active.get("plugins") or [None])[0] == cfg["cni_plugin"]
+    out = [_result("cni_config_active", name, cni.get("conf_dir") or "CNI conf dir", ok,
+                   "first config by name is a %s config" % cfg["cni_plugin"], found)]
+    if not active:
+        return out
+    plugins = (active.get("config") or {}).get("plugins") or [active.get("config") or {}]
+    needed = ["loopback"]
+    for plugin in plugins:
+        needed += [plugin.get("type")] + _delegate_plugins(plugin)
+    needed = sorted(set(n for n in needed if n))
+    missing = [n for n in needed if n not in (cni.get("binaries") or [])]
+    out.append(_result("cni_plugins_present", name, cni.get("bin_dir") or "CNI bin dir", not missing,
+                       ", ".join(needed), "missing: %s" % ", ".join(missing) if missing else "all present"))
+    bridge = cni.get("bridge") or {}
+    if any(_hairpin_wanted(p) for p in plugins) and bridge.get("present"):
+        off = [p["name"] for p in bridge.get("ports") or [] if p.get("hairpin") is not True]
+        out.append(_result("bridge_hairpin", name, cfg["bridge"], not off, "hairpin on every port",
+                           "off on %s" % ", ".join(off) if off else "on everywhere"))
+    return out
+
+
+def check_pod_wiring(node, cfg):
+    """Every pod network namespace hangs on the bridge; every host-local lease belongs to a live sandbox."""
+    name = node["name"]
+    facts = node.get("pod_sandboxes") or {}
+    cni = node.get("cni") or {}
+    if not facts.get("present"):
+        return []
+    out = []
+    sandboxes = facts.get("sandboxes") or []
+    bridge = cni.get("bridge") or {}
+    attached = set(p.get("netns_inode") for p in bridge.get("ports") or [] if p.get("netns_inode"))
+    for pod in sandboxes:
+        if pod.get("state") != "SANDBOX_READY" or (pod.get("namespace_options") or {}).get("network") != "POD":
+            continue
+        net = (pod.get("namespaces") or {}).get("net")
+        if net is None:
+            continue
+        out.append(_result("pod_on_bridge", name, "pod %s/%s" % (pod.get("namespace"), pod.get("name")),
+                           net in attached, "a %s port whose peer is in netns %s" % (cfg["bridge"], net),
+                           "attached" if net in attached else "no such port"))
+    active = cni.get("active") or {}
+    ids = set(p.get("id") for p in sandboxes)
+    for lease_dir in cni.get("ipam") or []:
+        if active and lease_dir.get("network") != active.get("name"):
+            continue
+        leaked = ["%s (%s)" % (a["ip"], (a.get("container_id") or "")[:13]) for a in lease_dir.get("allocations") or []
+                  if a.get("container_id") not in ids]
+        out.append(_result("ipam_no_leaks", name, "host-local %s" % lease_dir.get("network"), not leaked,
+                           "every lease held by a sandbox", "leaked: %s" % ", ".join(leaked) if leaked
+                           else "%d leases, all held" % len(lease_dir.get("allocations") or [])))
+    return out
+
+
+def check_pods(node, cfg):
+    name = node["name"]
+    facts = node.get("pod_sandboxes") or {}
+    out = []
+    for pod in facts.get("sandboxes") or []:
+        label = "pod %s/%s" % (pod.get("namespace"), pod.get("name"))
+        if pod.get("state") != "SANDBOX_READY":
+            # A stopped sandbox is normal (a finished pod the kubelet has not removed yet) unless containers
+            # still run in it: then its pause died under them (containerd marks the sandbox NOTREADY at once).
+            running = [c.get("name") for c in pod.get("containers") or [] if c.get("state") == "CONTAINER_RUNNING"]
+            if running:
+                out.append(_result("pod_single_pause", name, label, False, "one pause process under its running "
+                                   "containers", "sandbox %s (infra process gone), still running: %s"
+                                   % (pod.get("state"), ", ".join(running))))
+            continue
+        pauses = pod.get("pause_processes") or []
+        ok = bool(pod.get("pid_alive")) and pauses == [pod.get("pid")]
+        out.append(_result("pod_single_pause", name, label, ok, "one pause process (pid %s)" % pod.get("pid"),
+                           "pids %s" % pauses if pod.get("pid_alive") else "infra process gone"))
+        pid_mode = (pod.get("namespace_options") or {}).get("pid", "CONTAINER")
+        shared = list(cfg["shared_namespaces"])
+        private = list(cfg["private_namespaces"])
+        if pid_mode in ("POD", "NODE") and "pid" in private:
+            private.remove("pid")
+            shared.append("pid")
+        for ctr in pod.get("containers") or []:
+            shares = ctr.get("shares") or {}
+            want = dict((ns, True) for ns in shared)
+            want.update((ns, False) for ns in private)
+            got = dict((ns, shares.get(ns)) for ns in want)
+            wrong = sorted(ns for ns in want if got[ns] != want[ns])
+            out.append(_result("pod_namespaces", name, "%s container %s" % (label, ctr.get("name")), not wrong,
+                               "shared with pause: %s; own: %s" % (",".join(shared), ",".join(private)),
+                               "wrong: %s" % ", ".join("%s shared=%s" % (ns, got[ns]) for ns in wrong)
+                               if wrong else "as expected"))
+    return out
+
+
+def check_annotations(node, api_nodes):
+    """What flannel published for this node in the API (podCIDR, public-ip, VtepMAC) matches the node.
+
+    ``api_nodes``: flannel_facts' ``nodes`` list from any host that has a kubeconfig; matched by the
+    host's ``node_name`` (its Node object's name), which defaults to its inventory name.
+    """
+    if not api_nodes:
+        return []
+    name = node["name"]
+    node_name = node.get("node_name") or name
+    api = next((n for n in api_nodes if n.get("name") == node_name), None)
+    if api is None:
+        return [_result("node_annotations", name, "Node object", False, "a Node named %s" % node_name,
+                        "none among %s" % sorted(n.get("name") for n in api_nodes))]
+    vtep = (node.get("flannel") or {}).get("vtep") or {}
+    want = {"pod_cidr": node_subnet(node), "public_ip": node.get("node_ip"), "backend_type": "vxlan",
+            "vtep_mac": (vtep.get("mac") or "").lower() or None}
+    got = dict((k, api.get(k)) for k in want)
+    return [_result("node_annotations", name, "Node %s" % node_name, got == want, want, got)]
+
+
+# ------------------------------------------------------------------------------------ cluster
+
+def check_overlaps(nodes):
+    out = []
+    leased = [(n["name"], _net(node_subnet(n))) for n in nodes if node_subnet(n)]
+    for i, (name_a, net_a) in enumerate(leased):
+        for name_b, net_b in leased[i + 1:]:
+            if net_a.overlaps(net_b):
+                out.append(_result("subnets_disjoint", "%s,%s" % (name_a, name_b), "FLANNEL_SUBNET", False,
+                                   "disjoint subnets", "%s overlaps %s" % (net_a, net_b)))
+    if not out:
+        out.append(_result("subnets_disjoint", "cluster", "FLANNEL_SUBNET", True, "disjoint subnets",
+                           ", ".join("%s=%s" % (n, s) for n, s in leased)))
+    return out
+
+
+def collect_nodes(names, views):
+    """Pair inventory names with their gathered views; a host without a view is ``gathered: False``.
+
+    ``views``: a list in the order of ``names``, or a mapping of name -> host variables (Ansible's hostvars)
+    from which each host's ``__verify_node`` is taken; a host whose gathering failed has none.
+    """
+    if not isinstance(views, (list, tuple)):
+        views = [_view_of(views, name) for name in names]
+    out = []
+    for name, view in zip(names, views):
+        out.append(dict(view, name=name) if isinstance(view, Mapping) else {"name": name, "gathered": False})
+    return out
+
+
+def _view_of(hostvars, name):
+    try:
+        return hostvars[name]["__verify_node"]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    except Exception:  # noqa: BLE001 - Ansible raises its own undefined-variable errors here
+        return None
+
+
+def verify_cluster(nodes, settings):
+    """Run every check. ``nodes``: [{'name', 'node_ip', 'node_name', 'flannel', 'cni', 'pod_sandboxes'}]
+    (``gathered: False`` for a host that reported nothing); ``settings``: every key of SETTINGS."""
+    absent = [k for k in SETTINGS if (settings or {}).get(k) is None]
+    if absent:
+        raise ValueError("network verdict: settings missing: %s" % ", ".join(absent))
+    cfg = dict(settings)
+    missing = [n for n in nodes if n.get("gathered") is False]
+    nodes = [n for n in nodes if n.get("gathered") is not False]
+    results = [_result("facts_gathered", n["name"], "facts", False, "flannel, cni and pod sandbox facts",
+                       "host failed or unreachable") for n in missing]
+    api_nodes = next((n["flannel"]["nodes"] for n in nodes if (n.get("flannel") or {}).get("nodes")), [])
+    for node in nodes:
+        peers = [p for p in nodes if p["name"] != node["name"]]
+        results += check_subnet(node, cfg)
+        results += check_bridge(node, cfg)
+        results += check_vtep(node, cfg)
+        results += check_peers(node, peers, cfg)
+        results += check_iptables(node, cfg)
+        results += check_pods(node, cfg)
+        results += check_cni(node, cfg)
+        results += check_pod_wiring(node, cfg)
+        results += check_annotations(node, api_nodes)
+    results += check_overlaps(nodes)
+    return results
+
+
+def summary_table(results):
+    """Lines of a per-node, per-check table: passed/failed counts."""
+    rows = {}
+    for res in results:
+        key = (res["node"], res["check"])
+        ok, bad = rows.get(key, (0, 0))
+        rows[key] = (ok + 1, bad) if res["ok"] else (ok, bad + 1)
+    width_node = max([len("node")] + [len(k[0]) for k in rows])
+    width_check = max([len("check")] + [len(k[1]) for k in rows])
+    fmt = "%-" + str(width_node) + "s  %-" + str(width_check) + "s  %6s  %6s  %s"
+    lines = [fmt % ("node", "check", "passed", "failed", "verdict")]
+    for (node, check), (ok, bad) in sorted(rows.items()):
+        lines.append(fmt % (node, check, ok, bad, "FAIL" if bad else "ok"))
+    failed = sum(1 for r in results if not r["ok"])
+    lines.append("%d checks, %d failed" % (len(results), failed))
+    return lines
+
+
+# ------------------------------------------------------------------------------------ filters
 
 class FilterModule(object):
+    """network_verify_nodes(names, hostvars) -> nodes; network_verify(nodes, settings) -> results;
+    network_verify_table(results) -> summary lines."""
+
     def filters(self):
         return {
-            "network_verify": network_verify,
-            "network_verify_nodes": network_verify_nodes,
-            "network_verify_table": network_verify_table,
+            "network_verify": lambda nodes, settings: verify_cluster(list(nodes), dict(settings)),
+            "network_verify_nodes": lambda names, views: collect_nodes(list(names), views),
+            "network_verify_table": lambda results: summary_table(list(results)),
         }

@@ -9,10 +9,15 @@ import pytest
 
 from netfacts_helpers import ROOT, dig, fixture_json, fixture_text, load_cases, load_source
 
-from ansible.module_utils import cni_parse, flannel_parse, netcheck, sandbox_parse
+from ansible.module_utils import cni_parse, flannel_parse, sandbox_parse
+
+# the oracle is controller code: a filter plugin, loaded from its file as Ansible does
+netcheck = load_source("kfa_filter_netcheck", os.path.join(ROOT, "filter_plugins", "netcheck.py"))
 
 # the capture runtime runs Debian's bridge plugin directly (Debian ships no flannel CNI plugin)
-SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472, "cni_plugin": "bridge"}
+SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472, "cni_plugin": "bridge",
+            "bridge": "cni0", "ip_masq": True, "shared_namespaces": ["net", "ipc", "uts"],
+            "private_namespaces": ["mnt", "pid"]}
 
 
 def _flannel(prefix):
@@ -145,20 +150,34 @@ def test_summary_table_marks_failures():
 
 
 def test_filter_plugin_runs_the_same_checks():
-    plugin = load_source("kfa_filter_netcheck", os.path.join(ROOT, "filter_plugins", "netcheck.py"))
-    filters = plugin.FilterModule().filters()
+    filters = netcheck.FilterModule().filters()
     nodes = filters["network_verify_nodes"](["kfa-cap-node", "kfa-cap-peer"], healthy_cluster())
     assert filters["network_verify"](nodes, SETTINGS) == netcheck.verify_cluster(healthy_cluster(), SETTINGS)
     assert filters["network_verify_table"](filters["network_verify"](nodes, SETTINGS))[-1].endswith(" 0 failed")
 
 
-def test_settings_default_to_the_first_nodes_view():
-    """The verdict play passes no settings: each node carries its own view of the inventory."""
-    nodes = healthy_cluster()
-    for node in nodes:
-        node["settings"] = dict(SETTINGS, pod_subnet="10.244.0.0/16")
-    failed = set(r["check"] for r in netcheck.verify_cluster(nodes) if not r["ok"])
-    assert "subnet_in_cluster_cidr" in failed
+def test_nodes_from_hostvars_a_failed_host_is_judged_not_gathered():
+    """verdict.yml hands over hostvars: a host whose gathering failed has no view and must not stop the others."""
+    healthy = healthy_cluster()
+    hostvars = {"kfa-cap-node": {"__verify_node": healthy[0], "other": 1}, "kfa-cap-peer": {"other": 1}}
+    nodes = netcheck.collect_nodes(["kfa-cap-node", "kfa-cap-peer"], hostvars)
+    results = netcheck.verify_cluster(nodes, SETTINGS)
+    failed = sorted((r["check"], r["node"]) for r in results if not r["ok"])
+    assert failed == [("facts_gathered", "kfa-cap-peer")]
+    assert any(r["node"] == "kfa-cap-node" and r["check"] == "vtep_mtu" and r["ok"] for r in results)
+
+
+def test_every_setting_is_required():
+    """No setting has a default inside the oracle: the inventory is the only source."""
+    for key in netcheck.SETTINGS:
+        with pytest.raises(ValueError, match=key):
+            netcheck.verify_cluster(healthy_cluster(), {k: v for k, v in SETTINGS.items() if k != key})
+
+
+def test_checks_lists_every_check_the_oracle_reports():
+    results = netcheck.verify_cluster(break_cluster({"unreachable": ["kfa-cap-peer"]}), SETTINGS)
+    results += netcheck.verify_cluster(flanneld_cluster(), dict(SETTINGS, cni_plugin="flannel"))
+    assert set(r["check"] for r in results) <= set(netcheck.CHECKS)
 
 
 def _newer_flannel_node(drop=None):
@@ -176,14 +195,14 @@ def _newer_flannel_node(drop=None):
 
 
 def test_newer_flannel_chain_layout_is_recognised():
-    cfg = dict(netcheck.DEFAULTS, pod_subnet="10.244.0.0/16")
+    cfg = dict(SETTINGS, pod_subnet="10.244.0.0/16")
     results = netcheck.check_iptables(_newer_flannel_node(), cfg)
     assert [(r["check"], r["ok"]) for r in results] == [("masquerade_rules", True), ("forward_rules", True)]
     assert results[0]["object"] == "nat chain FLANNEL-POSTRTG"
 
 
 def test_newer_flannel_chain_missing_pod_to_cluster_return():
-    cfg = dict(netcheck.DEFAULTS, pod_subnet="10.244.0.0/16")
+    cfg = dict(SETTINGS, pod_subnet="10.244.0.0/16")
     results = netcheck.check_iptables(_newer_flannel_node(drop=1), cfg)
     assert not results[0]["ok"]
     assert "missing: -s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN" in results[0]["message"]
@@ -235,7 +254,8 @@ def test_real_flanneld_cluster_with_the_nat_address_as_node_ip():
     nodes[1]["node_ip"] = "10.0.2.15"
     failed = sorted((r["check"], r["node"]) for r in netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
                     if not r["ok"])
-    assert failed == [("fdb_to_peer", "k8s-m"), ("node_annotations", "k8s-w1"), ("vtep_local_ip", "k8s-w1")]
+    assert failed == [("fdb_to_peer", "k8s-m"), ("node_annotations", "k8s-w1"), ("vtep_local_ip", "k8s-w1"),
+                      ("vtep_underlay", "k8s-w1")]
 
 
 def test_no_bridge_before_the_first_pod_on_the_pod_network():

@@ -139,3 +139,28 @@ def test_verify_fails_when_flannels_cni_plugin_is_missing(lab, tmp_path):
     assert rc != 0
     assert "FAILED: cni_plugins_present on %s" % lab["names"]["b"] in out
     assert "missing: flannel" in out
+
+
+def test_a_node_that_cannot_be_read_does_not_stop_the_verdict(lab, tmp_path):
+    """One node's gathering fails (a subnet file flannel_facts cannot parse): the others are still judged,
+    the broken one is reported as not gathered, and the run fails."""
+    (tmp_path / "b" / "subnet.env").write_text("not a subnet file\n")
+    report = tmp_path / "report.json"
+    rc, out = verify(lab["inventory"], "-e", "verify_report_file=%s" % report)
+    assert rc != 0
+    assert "cannot parse" in out
+    assert "FAILED: facts_gathered on %s" % lab["names"]["b"] in out
+    results = json.loads(report.read_text())["results"]
+    judged = [r for r in results if r["node"] == lab["names"]["a"]]
+    assert judged and all(r["ok"] for r in judged if r["check"] not in ("route_to_peer", "fdb_to_peer",
+                                                                         "neighbour_to_peer")), judged
+
+
+def test_the_report_holds_every_result_and_the_settings(lab, tmp_path):
+    report = tmp_path / "report.json"
+    rc, out = verify(lab["inventory"], "-e", "verify_report_file=%s" % report)
+    assert rc == 0, out[-4000:]
+    data = json.loads(report.read_text())
+    assert data["settings"]["pod_subnet"] == "172.16.0.0/16"
+    assert len(data["results"]) == int(out.split(" checks, 0 failed")[0].rsplit('"', 1)[-1].split()[-1])
+    assert all(r["ok"] for r in data["results"])
