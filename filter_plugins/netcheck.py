@@ -33,7 +33,7 @@ SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plu
 CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
           "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
           "vtep_settings", "route_to_peer", "neighbour_to_peer", "fdb_to_peer", "masquerade_rules", "forward_rules",
-          "pod_single_pause", "pod_namespaces", "cni_config_active", "cni_plugins_present", "bridge_hairpin",
+          "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "cni_config_active", "cni_plugins_present", "bridge_hairpin",
           "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint")
 
 
@@ -361,6 +361,12 @@ def check_pods(node, cfg):
         ok = bool(pod.get("pid_alive")) and pauses == [pod.get("pid")]
         out.append(_result("pod_single_pause", name, label, ok, "one pause process (pid %s)" % pod.get("pid"),
                            "pids %s" % pauses if pod.get("pid_alive") else "infra process gone"))
+        subnet = node_subnet(node)
+        if subnet is not None and (pod.get("namespace_options") or {}).get("network", "POD") == "POD":
+            # a pod on the pod network gets its address from the node's lease (host-local over FLANNEL_SUBNET)
+            ip = pod.get("ip")
+            inside = bool(ip) and ipaddress.ip_address(u"%s" % ip) in _net(subnet)
+            out.append(_result("pod_address_in_lease", name, label, inside, "an address in %s" % subnet, ip))
         pid_mode = (pod.get("namespace_options") or {}).get("pid", "CONTAINER")
         shared = list(cfg["shared_namespaces"])
         private = list(cfg["private_namespaces"])
@@ -381,16 +387,25 @@ def check_pods(node, cfg):
 
 
 def check_annotations(node, api_nodes):
-    """What flannel published for this node in the API (podCIDR, public-ip, VtepMAC) matches the node.
+    """What flannel's subnet manager holds for this node (podCIDR, public-ip, VtepMAC) matches the node.
 
-    ``api_nodes``: flannel_facts' ``nodes`` list from any host that has a kubeconfig; matched by the
-    host's ``node_name`` (its Node object's name), which defaults to its inventory name.
+    ``api_nodes``: flannel_facts' ``nodes`` list from any host that read them: Node objects (kube subnet
+    manager), matched by the host's ``node_name`` (defaults to its inventory name), or etcd leases (etcd
+    subnet manager), matched by the host's address.
     """
     if not api_nodes:
         return []
     name = node["name"]
     node_name = node.get("node_name") or name
     api = next((n for n in api_nodes if n.get("name") == node_name), None)
+    label = "Node %s" % node_name
+    if api is None and all(n.get("name") is None for n in api_nodes):
+        # flannel's etcd subnet manager keeps leases by public IP, not by node name
+        api = next((n for n in api_nodes if n.get("public_ip") == node.get("node_ip")), None)
+        label = "etcd lease of %s" % node.get("node_ip")
+        if api is None:
+            return [_result("node_annotations", name, "etcd leases", False, "a lease for %s" % node.get("node_ip"),
+                            "leases for %s" % sorted(n.get("public_ip") for n in api_nodes))]
     if api is None:
         return [_result("node_annotations", name, "Node object", False, "a Node named %s" % node_name,
                         "none among %s" % sorted(n.get("name") for n in api_nodes))]
@@ -398,7 +413,7 @@ def check_annotations(node, api_nodes):
     want = {"pod_cidr": node_subnet(node), "public_ip": node.get("node_ip"), "backend_type": "vxlan",
             "vtep_mac": (vtep.get("mac") or "").lower() or None}
     got = dict((k, api.get(k)) for k in want)
-    return [_result("node_annotations", name, "Node %s" % node_name, got == want, want, got)]
+    return [_result("node_annotations", name, label, got == want, want, got)]
 
 
 # ------------------------------------------------------------------------------------ cluster

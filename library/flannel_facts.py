@@ -20,6 +20,8 @@ description:
   - Recognises both iptables layouts, flannel v0.16 (rules directly in nat C(POSTROUTING) and filter C(FORWARD))
     and newer flannel (C(FLANNEL-POSTRTG) and C(FLANNEL-FWD) chains).
   - With O(kubeconfig), also reads every node's podCIDR and flannel annotations with one C(kubectl get nodes -o json).
+  - With O(etcd_prefix) and C(etcdctl) on the host, also reads the leases of flannel's etcd (v2 API) subnet manager
+    (C(etcdctl ls <prefix>/subnets), then C(etcdctl get) per lease), shaped like the Node entries.
   - A host without a flannel VTEP and without a subnet file is not an error, it gets RV(ansible_facts.flannel.present=false).
   - Malformed or empty command output fails the module, naming the command and what was wrong.
   - Every command runs with C(LC_ALL=C); nothing on the host is changed.
@@ -45,6 +47,15 @@ options:
     description: kubectl binary (name looked up in PATH and /usr/local/bin, or a path).
     type: str
     default: kubectl
+  etcd_prefix:
+    description:
+      - Key prefix of flannel's etcd subnet manager (C(/coreos.com/network)). When omitted, or when O(etcdctl)
+        is not on the host, no etcd lease is read.
+    type: str
+  etcdctl:
+    description: etcdctl binary (name or path), spoken to with C(ETCDCTL_API=2) at its default endpoint.
+    type: str
+    default: etcdctl
   iptables:
     description: Whether to read flannel's iptables rules.
     type: bool
@@ -394,13 +405,15 @@ ansible_facts:
               returned: when available
               type: dict
         nodes:
-          description: Node objects as flannel sees them; empty without O(kubeconfig).
+          description:
+            - Node objects as flannel sees them (with O(kubeconfig)), then the leases of its etcd subnet manager
+              (with O(etcd_prefix)); empty without either.
           returned: always
           type: list
           elements: dict
           contains:
             name:
-              description: Node name.
+              description: Node name; null for an etcd lease.
               type: str
               sample: k8s-w1
             pod_cidr:
@@ -448,6 +461,7 @@ from ansible.module_utils.flannel_parse import (
     parse_neighbours,
     parse_nodes,
     parse_routes,
+    parse_etcd_leases,
     parse_subnet_env,
     parse_vtep,
 )
@@ -559,7 +573,25 @@ def gather(module):
         kubectl = module.get_bin_path(params["kubectl"], required=True, opt_dirs=["/usr/local/bin"])
         cmd = [kubectl, "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"]
         facts["nodes"] = parse_nodes(run_checked(module, cmd), source=" ".join(cmd))
+    etcdctl = module.get_bin_path(params["etcdctl"]) if params["etcd_prefix"] else None
+    if etcdctl:
+        facts["nodes"] += gather_etcd_leases(module, etcdctl, params["etcd_prefix"].rstrip("/"))
     return facts
+
+
+def gather_etcd_leases(module, etcdctl, prefix):
+    env = {"LC_ALL": "C", "LANG": "C", "ETCDCTL_API": "2"}
+
+    def etcd(*args):
+        cmd = [etcdctl] + list(args)
+        rc, out, err = module.run_command(cmd, environ_update=env)
+        if rc != 0:
+            module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(cmd), rc, (err or out).strip()), cmd=cmd, rc=rc)
+        return out
+
+    listing = etcd("ls", prefix + "/subnets")
+    values = dict((key, etcd("get", key)) for key in listing.split())
+    return parse_etcd_leases(listing, values, source="%s (ETCDCTL_API=2)" % etcdctl)
 
 
 def main():
@@ -569,6 +601,8 @@ def main():
             vni=dict(type="int"),
             kubeconfig=dict(type="path"),
             kubectl=dict(type="str", default="kubectl"),
+            etcd_prefix=dict(type="str"),
+            etcdctl=dict(type="str", default="etcdctl"),
             iptables=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

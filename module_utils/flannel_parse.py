@@ -366,3 +366,36 @@ def parse_nodes(text, source="kubectl get nodes -o json"):
             "kube_subnet_manager": ann.get(ANNOTATION_PREFIX + "kube-subnet-manager") == "true",
         })
     return nodes
+
+
+def parse_etcd_leases(listing, values, source="etcdctl"):
+    """flannel's leases from its etcd v2 subnet manager, shaped like parse_nodes' entries.
+
+    ``listing``: ``etcdctl ls <prefix>/subnets`` output (one key per line, ``.../subnets/172.16.1.0-24``);
+    ``values``: key -> ``etcdctl get <key>`` output (the lease's JSON: PublicIP, BackendType, BackendData).
+    A lease has no node name: ``name`` is None and the node is found by ``public_ip``.
+    """
+    leases = []
+    for key in (listing or "").split():
+        network = key.rsplit("/", 1)[-1]
+        if "-" not in network:
+            raise ParseError(source, "lease key %r is not <network>-<prefix>" % key)
+        address, prefix = network.rsplit("-", 1)
+        try:
+            cidr = ipaddress.ip_network(u"%s/%s" % (address, prefix), strict=True).with_prefixlen
+        except ValueError as exc:
+            raise ParseError(source, "lease key %r: %s" % (key, exc))
+        data = load_json("%s get %s" % (source, key), values.get(key), dict)
+        backend = data.get("BackendData") or {}
+        leases.append({
+            "name": None,
+            "pod_cidr": cidr,
+            "pod_cidrs": [cidr],
+            "internal_ip": None,
+            "backend_type": data.get("BackendType"),
+            "public_ip": data.get("PublicIP"),
+            "vtep_mac": (backend.get("VtepMAC") or "").lower() or None,
+            "vni": backend.get("VNI"),
+            "kube_subnet_manager": False,
+        })
+    return leases
