@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from ansible.vars.manager import VariableManager
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INVENTORY = REPO / 'inventories' / 'lab' / 'hosts.yml'
 # Role defaults the checks read, in the order the roles are applied (later ones may use earlier ones).
-DEFAULT_FILES = ('kube', 'node_prep', 'containerd', 'kube_binaries', 'flannel')
+DEFAULT_FILES = ('kube', 'node_prep', 'containerd', 'kube_binaries', 'flannel', 'verify')
 # Defaults that need facts; the tests read those values from the node instead.
 FACT_DEPENDENT = {'kube_node_ip', 'kube_arch'}
 
@@ -89,6 +92,44 @@ def pytest_generate_tests(metafunc):
 def node(request) -> Node:
     url, settings = _hosts(_inventory(request.config))[request.param]
     return Node(request.param, testinfra.get_host(url), settings)
+
+
+def run_verify(inventory: str, report: Path) -> subprocess.CompletedProcess:
+    """playbooks/verify.yml on `inventory`, writing every check result of the oracle to `report`."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    env.setdefault('ANSIBLE_CONFIG', str(REPO / 'ansible.cfg'))
+    return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', inventory,
+                           'playbooks/verify.yml', '-e', f'verify_report_file={report}'],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+@dataclass
+class Verdict:
+    """What verify.yml's oracle (filter_plugins/netcheck.py) said about every node, and the run's output."""
+    results: list
+    output: str
+
+    def of(self, node: str, checks: tuple, about: str = '') -> list:
+        """Results of `checks` on `node` (or on a pair naming it) whose object ends with `about`."""
+        return [r for r in self.results if r['check'] in checks and node in r['node'].split(',')
+                and r['object'].endswith(about)]
+
+    def assert_ok(self, node: str, checks: tuple, about: str = '') -> None:
+        found = self.of(node, checks, about)
+        assert found, (f'{node}: verify reported no {"/".join(checks)} result{" for " + about if about else ""}; '
+                       f'output:\n{self.output[-3000:]}')
+        failed = [r['message'] for r in found if not r['ok']]
+        assert not failed, '\n'.join(failed)
+
+
+@pytest.fixture(scope='module')
+def verdict(request, tmp_path_factory) -> Verdict:
+    """One verify.yml run per test module: testinfra asserts on the project's one oracle, never on its own copy."""
+    report = tmp_path_factory.mktemp('verify') / 'report.json'
+    run = run_verify(_inventory(request.config), report)
+    output = run.stdout + run.stderr
+    assert report.exists(), f'verify.yml wrote no report (rc {run.returncode}):\n{output[-5000:]}'
+    return Verdict(json.loads(report.read_text())['results'], output)
 
 
 @pytest.fixture(scope='module')

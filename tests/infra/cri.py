@@ -10,9 +10,6 @@ import testinfra
 from conftest import Node, _hosts
 
 NAMESPACES = ('net', 'ipc', 'uts', 'mnt', 'pid')
-# Under containerd every container joins its pod's net, ipc and uts namespaces (dockershim gave each
-# container its own uts); mnt is always the container's own, pid only when the pod shares it.
-SHARED = ('net', 'ipc', 'uts')
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 
 from conftest import Node
-from cri import SHARED, container_pid, namespace_mismatches, node_of, ns_of, sandbox_pid
+from cri import container_pid, namespace_mismatches, node_of, ns_of, sandbox_pid
 
 ADMIN_CONF = '/etc/kubernetes/admin.conf'
 IMAGE_REPO = 'localhost/kubeadm-flannel/nettest'
@@ -228,13 +228,14 @@ def check_localhost_client(cluster: Cluster, pod: Pod, seconds: int = 20):
 
 
 def check_namespaces(pod: Pod, container: str):
-    """container shares net, ipc, uts with the pod's pause process and has its own mnt and pid."""
+    """container shares with the pod's pause process the namespaces verify expects shared (the verify role's
+    verify_pod_shared_namespaces: net, ipc, uts under containerd) and keeps the others (mnt, pid) its own."""
     host = pod.node.host
     sandboxes = host.check_output(f'crictl pods --label io.kubernetes.pod.uid={pod.uid} --state ready -q').split()
     assert len(sandboxes) == 1, f'{pod}: ready sandboxes {sandboxes} for pod uid {pod.uid}, expected one'
     pause = ns_of(host, sandbox_pid(host, sandboxes[0]))
     ctr = ns_of(host, container_pid(host, pod.containers[container]))
-    wrong = namespace_mismatches(pause, ctr, SHARED)
+    wrong = namespace_mismatches(pause, ctr, tuple(pod.node.settings['verify_pod_shared_namespaces']))
     assert not wrong, f'{pod}/{container} vs its pause: {", ".join(wrong)} (pause {pause}, container {ctr})'
 
 

@@ -1,5 +1,6 @@
-"""Pods on the cluster network: pause process and namespace sharing per pod, pod-to-pod across nodes
-without NAT, localhost inside a pod, masquerade on the way out of the cluster CIDR.
+"""Pods on the cluster network: pause process, address and namespace sharing per pod (as verify's oracle judged
+them, filter_plugins/netcheck.py), then live traffic: pod-to-pod across nodes without NAT, localhost inside a
+pod, masquerade on the way out of the cluster CIDR.
 
 Pods are found on the live nodes through the CRI (crictl) when the tests are collected. The traffic
 tests need pods that carry busybox (label kflab.io/tools=true, one per node, serving HTTP on 8080 and
@@ -9,13 +10,11 @@ makes both. Without them those tests fail, naming what is missing.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import re
 import time
 
 from conftest import _hosts, _inventory
-from cri import SHARED, container_pid, namespace_mismatches, ns_of, sandbox_pid
 from cri import node_of as _node
 
 HTTP_PORT = 8080
@@ -90,47 +89,22 @@ def in_pod(host, ctr_id: str, command: str):
 
 
 # ----------------------------------------------------------------------------------------------- per pod
-def test_pod_has_one_live_pause_process(pod, request):
+def test_pod_has_one_live_pause_process(pod, verdict):
     node_name, name, pod_id = pod
     assert pod_id, name
-    host = _node(_inventory(request.config), node_name).host
-    pod_id = _current(host, name)
-    state = json.loads(host.check_output(f'crictl inspectp {pod_id}'))['status']['state']
-    assert state == 'SANDBOX_READY', f'{node_name}/{name}: sandbox {state}: its pause process died'
-    pid = sandbox_pid(host, pod_id)
-    pause = host.run(f'readlink /proc/{pid}/exe')
-    assert pause.rc == 0, f'{node_name}/{name}: pause process {pid} is gone'
-    netns = host.check_output(f'readlink /proc/{pid}/ns/net')
-    # every process in the pod's network namespace running the pause binary: exactly the sandbox's
-    same = host.check_output(
-        f'for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net)" = "{netns}" ] && '
-        f'[ "$(readlink $p/exe)" = "{pause.stdout.strip()}" ] && echo ${{p#/proc/}}; done; true').split()
-    assert same == [str(pid)], f'{node_name}/{name}: pause processes in {netns}: {same}, expected [{pid}]'
+    verdict.assert_ok(node_name, ('pod_single_pause',), about=f'/{name}')
 
 
-def test_pod_address_in_node_lease(pod, request):
+def test_pod_address_in_node_lease(pod, verdict):
     node_name, name, pod_id = pod
     assert pod_id, name
-    host = _node(_inventory(request.config), node_name).host
-    pod_id = _current(host, name)
-    env = dict(line.split('=', 1) for line in host.file('/run/flannel/subnet.env').content_string.split())
-    subnet = ipaddress.ip_interface(env['FLANNEL_SUBNET']).network
-    ip = pod_ip(host, pod_id)
-    assert ip and ipaddress.ip_address(ip) in subnet, f'{node_name}/{name}: pod IP {ip!r} outside {subnet}'
+    verdict.assert_ok(node_name, ('pod_address_in_lease',), about=f'/{name}')
 
 
-def test_container_shares_namespaces_with_pause(pod_container, request):
-    node_name, name, pod_id, (ctr_name, ctr_id) = pod_container
+def test_container_shares_namespaces_with_pause(pod_container, verdict):
+    node_name, name, pod_id, (ctr_name, _) = pod_container
     assert pod_id, name
-    host = _node(_inventory(request.config), node_name).host
-    pod_id, ctr_id = _current(host, name), _current(host, name, ctr_name)
-    info = json.loads(host.check_output(f'crictl inspectp {pod_id}'))['info']['config']
-    pid_mode = info.get('linux', {}).get('security_context', {}).get('namespace_options', {}).get('pid', 0)
-    # under containerd, containers always join the pod's net, ipc and uts; pid only when the pod shares it
-    shared = SHARED + (('pid',) if pid_mode == 0 else ())
-    pause, ctr = ns_of(host, sandbox_pid(host, pod_id)), ns_of(host, container_pid(host, ctr_id))
-    wrong = namespace_mismatches(pause, ctr, shared)
-    assert not wrong, f'{node_name}/{name}/{ctr_name} vs pause: {", ".join(wrong)} (pause {pause}, container {ctr})'
+    verdict.assert_ok(node_name, ('pod_namespaces',), about=f'/{name} container {ctr_name}')
 
 
 # --------------------------------------------------------------------------------------------- traffic

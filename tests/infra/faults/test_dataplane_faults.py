@@ -1,5 +1,6 @@
 """Each data-plane check catches its fault: break one thing on one live lab node, see the matching testinfra
-check AND playbooks/verify.yml fail naming it, restore, see both green. Then survive flanneld being killed
+test (which asserts on verify's oracle for that node and concern) AND playbooks/verify.yml's summary fail
+naming it, restore, see both green. Then survive flanneld being killed
 (with its state wiped) and a node container restart, printing the time to green.
 
 Lab only (needs roles/lab_dataplane's fixture: flanneld under systemd, etcd on the control plane, CRI pods);
@@ -80,21 +81,22 @@ def faults(lab) -> list:
     s, mac, ip, n = lab['peer_subnet'], lab['peer_mac'], lab['peer_ip'], lab['network']
     masq = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
     return [
-        Fault('route_deleted', f'test_flannel.py::test_route_to_peer[{NODE}->{PEER}]', f'route to {PEER}',
+        Fault('route_deleted', f'test_flannel.py::test_peer[{NODE}->{PEER}-route_to_peer]', f'({PEER}): expected',
               'route_to_peer', f'ip route del {s} dev flannel.1',
               f'ip route replace {s} via {s.network_address} dev flannel.1 onlink'),
-        Fault('fdb_deleted', f'test_flannel.py::test_fdb_entry_for_peer[{NODE}->{PEER}]', f'FDB entry for {PEER}',
+        Fault('fdb_deleted', f'test_flannel.py::test_peer[{NODE}->{PEER}-fdb_entry_for_peer]', f'no entry for {mac}',
               'fdb_to_peer', f'bridge fdb del {mac} dev flannel.1 dst {ip}',
               f'bridge fdb append {mac} dev flannel.1 dst {ip} self permanent'),
         # flanneld re-adds its rules every 5 s (--iptables-resync): it is stopped while the rule is missing
-        Fault('masquerade_rule_deleted', f'test_flannel.py::test_iptables_rules[{NODE}-nat-POSTROUTING]',
-              'nat POSTROUTING flannel rules', 'masquerade_rules',
+        Fault('masquerade_rule_deleted', f'test_flannel.py::test_node[{NODE}-iptables_masquerade]',
+              f'missing: -s {n} ! -d 224.0.0.0/4 -j MASQUERADE', 'masquerade_rules',
               f'systemctl stop flanneld && iptables -t nat -D POSTROUTING {masq}',
               f'systemctl start flanneld && until iptables -t nat -C POSTROUTING {masq} 2>/dev/null; '
               'do sleep 1; done'),
-        Fault('vtep_mtu_changed', f'test_flannel.py::test_vtep_settings[{NODE}]', f"'mtu': {lab['mtu'] - 100}",
+        Fault('vtep_mtu_changed', f'test_flannel.py::test_node[{NODE}-vtep_settings]',
+              f"expected {lab['mtu']}, found {lab['mtu'] - 100}",
               'vtep_mtu', f"ip link set flannel.1 mtu {lab['mtu'] - 100}", f"ip link set flannel.1 mtu {lab['mtu']}"),
-        Fault('flanneld_on_nat_interface', f'test_flannel.py::test_vtep_settings[{NODE}]', "'local': '10.0.2.15'",
+        Fault('flanneld_on_nat_interface', f'test_flannel.py::test_node[{NODE}-vtep_settings]', 'found 10.0.2.15',
               'vtep_local_ip',
               'mkdir -p /etc/systemd/system/flanneld.service.d && '
               "sed -n 's/^ExecStart=/ExecStart=\\nExecStart=/p' /etc/systemd/system/flanneld.service | "
@@ -193,7 +195,7 @@ def test_killed_flanneld_rebuilds_everything(measured):
     network = ipaddress.ip_interface(dict(line.split('=', 1) for line in node.file(
         '/run/flannel/subnet.env').content_string.split())['FLANNEL_NETWORK']).network
     node.run_expect([0], 'systemctl kill -s KILL flanneld && ip link del flannel.1 && rm /run/flannel/subnet.env && '
-                         f'iptables-save -t nat | grep -- "-A POSTROUTING.*flannel" | sed "s/^-A/-D/" | '
+                         'iptables-save -t nat | grep -- "-A POSTROUTING.*flannel" | sed "s/^-A/-D/" | '
                          'xargs -r -L1 iptables -t nat')
     broken = _pytest('-k', NODE, str(INFRA / 'test_flannel.py'))
     assert broken.returncode == 1, f'flannel checks still green with flanneld state wiped ({network}):\n{broken.stdout}'
