@@ -10,14 +10,15 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
-.PHONY: help venv host-deps lint test test-unit test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
+.PHONY: help venv host-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
 	bundle bundle-dataplane clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
 	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
 	@echo "make test      everything CI runs: test-unit, test-lab, test-dataplane, and test-cluster if the bundle is cached"
-	@echo "make test-unit lint, syntax, unit, render and validate tests (no podman needed)"
+	@echo "make test-unit lint, syntax, unit, render, validate and root tests (no podman, no bundle needed)"
+	@echo "make test-bundle the tests marked bundle (verify.yml against flanneld + kube-apiserver from the bundle)"
 	@echo "make test-lab  molecule default: the lab, stages 1-3 twice, node checks and faults"
 	@echo "make test-dataplane  molecule dataplane: flanneld + etcd + CRI pods, checks and faults"
 	@echo "make test-cluster    molecule cluster: site.yml from the bundle, twice, checks and faults"
@@ -38,7 +39,11 @@ lint: venv
 	$(BIN)/ansible-lint --profile production
 
 test-unit: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m 'not bundle'
+
+# The tests marked `bundle` (pytest.ini): verify.yml against real flanneld + kube-apiserver from the bundle.
+test-bundle: venv bundle
+	$(BIN)/python -m pytest -m bundle tests/system
 
 # The lab scenario: podman nodes, stages 1-3 converged twice (idempotence), testinfra, fault injection.
 test-lab: venv host-deps

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI's step for the cluster scenario (make test-cluster-if-bundled).
+# CI's step for the cluster scenario and the tests marked `bundle` (make test-cluster-if-bundled).
 #
 # The scenario rolls the whole site.yml out from the air-gapped bundle. A cold bundle build (Kubernetes,
 # etcd, CoreDNS from their Go modules, images) takes ~45 min on this 2-core machine; with the unit, lab
@@ -9,14 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if bundle/is-complete.sh; then
-  exec make test-cluster
+  exec make test-bundle test-cluster
 fi
 cat >&2 <<'MSG'
 
 ################################################################################################
-##  CLUSTER SCENARIO NOT RUN: the air-gapped bundle is not cached on this machine.            ##
+##  CLUSTER SCENARIO AND BUNDLE TESTS NOT RUN: the air-gapped bundle is not cached here.       ##
 ##  (a cold build takes ~45 min: too long for CI's 90 minutes with everything else)            ##
-##  Run it by hand:   make bundle && make test-cluster                                          ##
+##  Run them by hand:   make bundle && make test-bundle test-cluster                            ##
 ##  After one `make bundle` the cache stays, and CI runs the cluster scenario every time.       ##
 ################################################################################################
 

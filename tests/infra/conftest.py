@@ -48,6 +48,14 @@ class Node:
         return addresses[0]
 
 
+def pytest_collection_modifyitems(items):
+    """Everything here needs live nodes: marked `lab` (pytest.ini), whatever file of tests/infra it is in."""
+    infra = Path(__file__).resolve().parent
+    for item in items:
+        if infra in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.lab)
+
+
 def pytest_addoption(parser):
     parser.addoption('--kube-inventory', default=str(DEFAULT_INVENTORY),
                      help='inventory whose kube_cluster hosts are checked (default: the podman lab)')

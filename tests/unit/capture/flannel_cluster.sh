@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A two-node flannel cluster made of network namespaces, with the project's bundle binaries:
-#   kfa-fl-api: bridge 192.168.100.1/24, etcd (Debian) + kube-apiserver + kube-controller-manager
+#   kfa-fl-api: bridge 192.168.100.1/24, etcd + kube-apiserver + kube-controller-manager (all from the bundle)
 #   kfa-fl-m, kfa-fl-w1: enp0s8 192.168.100.10 / .101 on that bridge, flanneld --kube-subnet-mgr --iface enp0s8
 #   --ip-masq in each (real flannel.1, routes, FDB, neighbours, iptables, subnet.env, Node annotations), and one
 #   pod namespace per node wired by the flannel CNI plugin (cni0, veth, host-local lease).
@@ -12,7 +12,7 @@ B=$KF/bundle/bin
 # KFA_FL_PREFIX / KFA_FL_STATE let a test run its own copy next to a manual one
 P=${KFA_FL_PREFIX:-kfa-fl}
 W=${KFA_FL_STATE:-$KF/flcap}
-ETCD=${ETCD:-$KF/bundle/debs/etcd-server/usr/bin/etcd}
+ETCD=${ETCD:-$KF/bundle/bin/etcd}
 API=$P-api
 M=$P-m
 W1=$P-w1

@@ -2,8 +2,9 @@
 """playbooks/verify.yml against what real flanneld builds: capture/flannel_cluster.sh runs the project bundle's
 kube-apiserver + kube-controller-manager and flanneld v0.16 on two nodes made of network namespaces.
 
-Needs root and the bundle (built by bundle/build-from-source.sh) with Debian's etcd unpacked next to it; skipped
-with that reason otherwise. Namespaces get a unique prefix and are removed afterwards; nothing leaves them.
+Needs root and the bundle (`make bundle`): marked `bundle`, run by `make test-bundle` (CI runs it with the
+cluster scenario whenever the bundle is cached). Namespaces get a unique prefix and are removed afterwards;
+nothing leaves them.
 """
 
 import os
@@ -13,15 +14,19 @@ import uuid
 import pytest
 import yaml
 
-from netfacts_helpers import HERE, ROOT, run_verify_playbook as verify
+from verify_run import CAPTURE, run_verify_playbook as verify
 
-KF = "/var/cache/kubeadm-flannel"
+KF = os.environ.get("KF_CACHE", "/var/cache/kubeadm-flannel")
 NEEDED = [KF + "/bundle/bin/" + b for b in ("kube-apiserver", "kube-controller-manager", "flanneld", "kubectl",
-                                            "flannel", "cni/bridge", "cni/host-local")]
-NEEDED.append(KF + "/bundle/debs/etcd-server/usr/bin/etcd")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not all(os.path.exists(p) for p in NEEDED),
-                                reason="needs root and the built bundle (kube-apiserver, flanneld, CNI, etcd)")
-SCRIPT = os.path.join(HERE, "capture", "flannel_cluster.sh")
+                                            "flannel", "etcd", "cni/bridge", "cni/host-local")]
+pytestmark = [pytest.mark.root, pytest.mark.bundle]
+SCRIPT = os.path.join(CAPTURE, "flannel_cluster.sh")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bundle_built():
+    missing = [p for p in NEEDED if not os.path.exists(p)]
+    assert not missing, "make test-bundle builds the bundle first; missing: %s" % ", ".join(missing)
 
 
 @pytest.fixture(scope="module")

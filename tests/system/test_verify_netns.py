@@ -7,8 +7,6 @@ python wrapper (`ip netns exec`), and removes everything afterwards. Nothing is 
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -16,11 +14,9 @@ import uuid
 import pytest
 import yaml
 
-from netfacts_helpers import ROOT, run_verify_playbook as verify
+from verify_run import run_verify_playbook as verify
 
-NEEDS = [shutil.which(tool) for tool in ("ip", "bridge", "iptables")]
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not all(NEEDS),
-                                reason="builds network namespaces: needs root, ip, bridge and iptables")
+pytestmark = pytest.mark.root
 
 NODES = {
     # name: (underlay ip, vtep mac, subnet, gateway/cidr on cni0)
