@@ -37,6 +37,7 @@ host-deps:
 lint: venv
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check .
 
 test-unit: venv
 	$(BIN)/python -m pytest -m 'not bundle'

@@ -12,7 +12,8 @@ module: flannel_facts
 short_description: Gather flannel (vxlan backend) state of a node as facts
 description:
   - Reads C(/run/flannel/subnet.env), the VTEP device C(flannel.<VNI>) (C(ip -d -j addr show)), the routes
-    through it (C(ip -j route show)), its FDB and neighbour entries (C(bridge -j fdb show dev), C(ip -j neigh show dev)),
+    through it (C(ip -j route show)), its FDB and neighbour entries (C(bridge -j fdb show dev),
+    C(ip -j neigh show dev)),
     and the iptables rules flannel owns (C(iptables-save -t nat) and C(-t filter), one call per table and backend;
     with both C(iptables-nft-save) and C(iptables-legacy-save) present both are read, since a flannel image may
     write through the other backend than the host's C(iptables); legacy tables are read only when
@@ -22,7 +23,8 @@ description:
   - With O(kubeconfig), also reads every node's podCIDR and flannel annotations with one C(kubectl get nodes -o json).
   - With O(etcd_prefix) and C(etcdctl) on the host, also reads the leases of flannel's etcd (v2 API) subnet manager
     (C(etcdctl ls <prefix>/subnets), then C(etcdctl get) per lease), shaped like the Node entries.
-  - A host without a flannel VTEP and without a subnet file is not an error, it gets RV(ansible_facts.flannel.present=false).
+  - A host without a flannel VTEP and without a subnet file is not an error, it gets
+    RV(ansible_facts.flannel.present=false).
   - Malformed or empty command output fails the module, naming the command and what was wrong.
   - Every command runs with C(LC_ALL=C); nothing on the host is changed.
 version_added: "1.0.0"
@@ -40,7 +42,8 @@ options:
     type: int
   kubeconfig:
     description:
-      - Kubeconfig to read Node objects with. When omitted, or when the file does not exist, RV(ansible_facts.flannel.nodes)
+      - Kubeconfig to read Node objects with. When omitted, or when the file does not exist,
+        RV(ansible_facts.flannel.nodes)
         is empty and no C(kubectl) call is made.
     type: path
   kubectl:
@@ -315,7 +318,8 @@ ansible_facts:
               sample: v0.16
             backend:
               description: Backend the reported rules come from; C(nft) and C(legacy) when both C(iptables-nft-save) and
-                C(iptables-legacy-save) exist (the one holding flannel's rules wins), else C(default) (C(iptables-save)).
+                C(iptables-legacy-save) exist (the one holding flannel's rules wins), else C(default)
+                (C(iptables-save)).
               returned: when available
               type: str
               sample: legacy

@@ -237,7 +237,8 @@ def gather(module):
     ctr_details = {}
     if containers:
         cmd = base + ["inspect", "-o", "json"] + [c["id"] for c in containers]
-        ctr_details = parse_inspect(run_checked(module, cmd), source="crictl inspect -o json (%d ids)" % len(containers))
+        ctr_details = parse_inspect(run_checked(module, cmd),
+                                    source="crictl inspect -o json (%d ids)" % len(containers))
 
     processes = parse_processes(read_proc_raw("/proc"))
     sandboxes = build_sandboxes(pods, containers, pod_details, ctr_details, processes,

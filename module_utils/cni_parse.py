@@ -149,7 +149,7 @@ def parse_host_local(networks):
             try:
                 ip = ipaddress.ip_address(u"%s" % fname)
             except ValueError:
-                raise ParseError("host-local dir %s" % net, "unexpected file %r" % fname)
+                raise ParseError("host-local dir %s" % net, "unexpected file %r" % fname) from None
             lines = [ln.strip() for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
             if not lines:
                 raise ParseError("host-local lease %s/%s" % (net, fname), "empty lease file")

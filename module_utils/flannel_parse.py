@@ -43,11 +43,11 @@ def parse_subnet_env(text, source="subnet.env"):
         network = ipaddress.ip_network(u"%s" % raw["FLANNEL_NETWORK"], strict=True)
         lease = ipaddress.ip_interface(u"%s" % raw["FLANNEL_SUBNET"])
     except ValueError as exc:
-        raise ParseError(source, "bad address: %s" % exc)
+        raise ParseError(source, "bad address: %s" % exc) from exc
     try:
         mtu = int(raw["FLANNEL_MTU"])
     except ValueError:
-        raise ParseError(source, "FLANNEL_MTU is not a number: %r" % raw["FLANNEL_MTU"])
+        raise ParseError(source, "FLANNEL_MTU is not a number: %r" % raw["FLANNEL_MTU"]) from None
     ipmasq = raw["FLANNEL_IPMASQ"].lower()
     if ipmasq not in ("true", "false"):
         raise ParseError(source, "FLANNEL_IPMASQ is not true/false: %r" % raw["FLANNEL_IPMASQ"])
@@ -276,11 +276,11 @@ def parse_iptables_save(text, source="iptables-save"):
             try:
                 tokens = shlex.split(line)
             except ValueError as exc:
-                raise ParseError(source, "cannot split line %d (%s): %r" % (lineno, exc, line))
+                raise ParseError(source, "cannot split line %d (%s): %r" % (lineno, exc, line)) from exc
             try:
                 tables[current]["rules"].append(_parse_rule(tokens, source, line))
             except ValueError as exc:
-                raise ParseError(source, "bad address on line %d (%s): %r" % (lineno, exc, line))
+                raise ParseError(source, "bad address on line %d (%s): %r" % (lineno, exc, line)) from exc
         else:
             raise ParseError(source, "unrecognised line %d: %r" % (lineno, line))
     if table is not None:
@@ -351,7 +351,7 @@ def parse_nodes(text, source="kubectl get nodes -o json"):
                 backend = json.loads(backend_raw)
             except ValueError:
                 raise ParseError(source, "node %s: backend-data annotation is not JSON: %r"
-                                 % (meta["name"], backend_raw))
+                                 % (meta["name"], backend_raw)) from None
         addresses = (item.get("status") or {}).get("addresses") or []
         internal = [a.get("address") for a in addresses if a.get("type") == "InternalIP"]
         nodes.append({
@@ -384,7 +384,7 @@ def parse_etcd_leases(listing, values, source="etcdctl"):
         try:
             cidr = ipaddress.ip_network(u"%s/%s" % (address, prefix), strict=True).with_prefixlen
         except ValueError as exc:
-            raise ParseError(source, "lease key %r: %s" % (key, exc))
+            raise ParseError(source, "lease key %r: %s" % (key, exc)) from exc
         data = load_json("%s get %s" % (source, key), values.get(key), dict)
         backend = data.get("BackendData") or {}
         leases.append({

@@ -30,7 +30,7 @@ def load_json(source, text, expect=list):
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ParseError(source, "output is not valid JSON (%s)" % exc)
+        raise ParseError(source, "output is not valid JSON (%s)" % exc) from exc
     if not isinstance(data, expect):
         raise ParseError(source, "expected a JSON %s, got %s" % (expect.__name__, type(data).__name__))
     return data
@@ -55,7 +55,7 @@ def load_json_stream(source, text):
         try:
             doc, pos = decoder.raw_decode(text, pos)
         except ValueError as exc:
-            raise ParseError(source, "output is not a stream of JSON objects (%s)" % exc)
+            raise ParseError(source, "output is not a stream of JSON objects (%s)" % exc) from exc
         if isinstance(doc, list):
             docs.extend(doc)
         elif isinstance(doc, dict):

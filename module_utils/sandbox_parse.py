@@ -57,7 +57,7 @@ def parse_processes(raw, source="/proc"):
                 ns[name] = inode
             out[int(pid)] = {"comm": (entry.get("comm") or "").strip(), "ns": ns}
         except (ValueError, AttributeError) as exc:
-            raise ParseError(source, "pid %s: %s" % (pid, exc))
+            raise ParseError(source, "pid %s: %s" % (pid, exc)) from exc
     return out
 
 

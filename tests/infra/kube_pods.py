@@ -90,7 +90,8 @@ def connect(inventory: str) -> Cluster:
     """The cluster behind an inventory: kubectl on its control plane, its workers, the nettest image."""
     names = groups(inventory)
     assert names['kube_control_plane'], f'{inventory}: no host in kube_control_plane'
-    assert len(names['kube_workers']) >= 2, f'{inventory}: two hosts in kube_workers needed, found {names["kube_workers"]}'
+    assert len(names['kube_workers']) >= 2, \
+        f'{inventory}: two hosts in kube_workers needed, found {names["kube_workers"]}'
     kubectl = Kubectl(node_of(inventory, names['kube_control_plane'][0]))
     by_ip = {}
     for item in kubectl.json('get nodes')['items']:
@@ -263,7 +264,8 @@ def check_masquerade(cluster: Cluster, src: Pod, target: Node):
     try:
         port = ''
         for _ in range(30):
-            port = target.host.run(f"sed -n 's/^Serving HTTP on .* port \\([0-9]*\\) .*/\\1/p' {work}/log").stdout.strip()
+            served = r"sed -n 's/^Serving HTTP on .* port \([0-9]*\) .*/\1/p'"
+            port = target.host.run(f"{served} {work}/log").stdout.strip()
             if port:
                 break
             time.sleep(0.5)

@@ -25,6 +25,12 @@ def test_yamllint():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_ruff():
+    """Python lint of the whole tree (ruff.toml: pycodestyle, pyflakes, bugbear)."""
+    run = _run(str(BIN / 'ruff'), 'check', '--no-cache', '--output-format', 'concise', '.')
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+
+
 def test_ansible_lint_production_profile():
     run = _run(str(BIN / 'ansible-lint'), '--nocolor', '--profile', 'production')
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-6000:]

@@ -18,7 +18,8 @@ def _docs(name):
     tree = ast.parse(open(os.path.join(ROOT, "library", name + ".py")).read())
     out = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "RETURN", "EXAMPLES"):
+        names = ("DOCUMENTATION", "RETURN", "EXAMPLES")
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in names:
             out[node.targets[0].id] = yaml.safe_load(node.value.value)
     return out
 

@@ -213,7 +213,7 @@ def flanneld_cluster():
     nodes = []
     api = flannel_parse.parse_nodes(fixture_text("captured/flannel/kubectl_get_nodes.json"))
     for prefix, name, ip in (("m", "k8s-m", "192.168.100.10"), ("w1", "k8s-w1", "192.168.100.101")):
-        def text(suffix):
+        def text(suffix, prefix=prefix):
             return fixture_text("captured/flannel/%s_%s" % (prefix, suffix))
         env = flannel_parse.parse_subnet_env(text("subnet.env"))
         env.update(present=True)
@@ -252,7 +252,8 @@ def test_real_flanneld_cluster_with_the_nat_address_as_node_ip():
     """The seed's classic bug seen from the inventory side: kube_node_ip is the NAT address."""
     nodes = flanneld_cluster()
     nodes[1]["node_ip"] = "10.0.2.15"
-    failed = sorted((r["check"], r["node"]) for r in netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
+    results = netcheck.verify_cluster(nodes, dict(SETTINGS, cni_plugin="flannel"))
+    failed = sorted((r["check"], r["node"]) for r in results
                     if not r["ok"])
     assert failed == [("fdb_to_peer", "k8s-m"), ("node_annotations", "k8s-w1"), ("vtep_local_ip", "k8s-w1"),
                       ("vtep_underlay", "k8s-w1")]

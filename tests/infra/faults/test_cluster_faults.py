@@ -138,7 +138,8 @@ def test_node_fault_is_caught(cluster, pods, name):
     finally:
         node.host.run_expect([0], restore)
     print(f'\n{name}: {caught.value}')
-    assert fault.expect in str(caught.value), f'{name}: the check failed without saying {fault.expect!r}: {caught.value}'
+    assert fault.expect in str(caught.value), \
+        f'{name}: the check failed without saying {fault.expect!r}: {caught.value}'
     still = _green_within(lambda: fault.check(cluster, pods), 60)
     assert not still, f'{name}: still failing after the restore: {still}'
 

@@ -14,12 +14,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import testinfra
+
+from conftest import run_verify
 
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
@@ -44,8 +47,7 @@ def _check(test_id: str) -> subprocess.CompletedProcess:
 
 
 def _verify() -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), 'playbooks/verify.yml'], cwd=REPO, capture_output=True, text=True, timeout=600,
-                          check=False, env=ENV)
+    return run_verify(str(REPO / 'inventories' / 'lab' / 'hosts.yml'), Path(tempfile.mkdtemp()) / 'report.json')
 
 
 def _verify_failed(output: str, check: str) -> bool:
