@@ -584,17 +584,10 @@ def gather(module):
 
 
 def gather_etcd_leases(module, etcdctl, prefix):
-    env = {"LC_ALL": "C", "LANG": "C", "ETCDCTL_API": "2"}
-
-    def etcd(*args):
-        cmd = [etcdctl] + list(args)
-        rc, out, err = module.run_command(cmd, environ_update=env)
-        if rc != 0:
-            module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(cmd), rc, (err or out).strip()), cmd=cmd, rc=rc)
-        return out
-
-    listing = etcd("ls", prefix + "/subnets")
-    values = dict((key, etcd("get", key)) for key in listing.split())
+    """flanneld v0.16 keeps its etcd leases in the v2 key space: etcdctl speaks v2 with ETCDCTL_API=2."""
+    v2 = {"ETCDCTL_API": "2"}
+    listing = run_checked(module, [etcdctl, "ls", prefix + "/subnets"], v2)
+    values = dict((key, run_checked(module, [etcdctl, "get", key], v2)) for key in listing.split())
     return parse_etcd_leases(listing, values, source="%s (ETCDCTL_API=2)" % etcdctl)
 
 

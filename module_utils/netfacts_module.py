@@ -9,9 +9,11 @@ __metaclass__ = type
 from ansible.module_utils.netfacts_common import ParseError
 
 
-def run_checked(module, argv):
-    """Run one command with LC_ALL=C; a non-zero exit fails the module naming the command."""
-    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+def run_checked(module, argv, environ=None):
+    """Run one command with LC_ALL=C (and ``environ``); a non-zero exit fails the module naming the command."""
+    env = {"LC_ALL": "C", "LANG": "C"}
+    env.update(environ or {})
+    rc, out, err = module.run_command(argv, environ_update=env)
     if rc != 0:
         module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()),
                          cmd=argv, rc=rc, stdout=out, stderr=err)
