@@ -69,7 +69,7 @@ test-cluster-if-bundled: venv host-deps
 lab-up: venv host-deps
 	$(BIN)/ansible-playbook playbooks/lab_up.yml
 
-# The main job: the lab rolled out from the bundle (inventories/lab: kube_binaries_source=bundle).
+# The main job: the lab rolled out from the bundle (inventories/lab: kubernetes_source=bundle).
 lab: bundle lab-up
 	$(BIN)/ansible-playbook site.yml
 

@@ -7,17 +7,17 @@
 #   bundle/make-bundle.sh --source release [--out DIR]   download the official release files and images
 #
 # DIR defaults to $KF_CACHE/bundle (/var/cache/kubeadm-flannel/bundle), which is what
-# kube_binaries_bundle_dir points at. Both sources are cached and incremental: a second run rebuilds
+# kubernetes_bundle_dir points at. Both sources are cached and incremental: a second run rebuilds
 # or downloads nothing that is already there and still matches its recorded sha256.
 #
 # Layout of DIR (both sources):
-#   bin/{kubeadm,kubelet,kubectl,crictl}, bin/cni/<plugin>   copied to the nodes by kube_binaries
+#   bin/{kubeadm,kubelet,kubectl,crictl}, bin/cni/<plugin>   copied to the nodes by roles/kubernetes
 #   images/<name>_<tag>.{oci,docker}.tar                       imported with `ctr -n k8s.io images import`
 #   manifest.json   .artifacts[] {name, version, sha256, provenance}, .images[] {ref, archive,
 #                   archive_sha256, provenance}
 #
 # release: UNTESTED here (this machine reaches no dl.k8s.io, GitHub or registry). Binaries are checked
-# against the pinned table kube_checksums in roles/kube/defaults/main.yml; images are copied with skopeo
+# against the pinned table kubernetes_checksums in roles/kubernetes/defaults/main.yml; images are copied with skopeo
 # by tag and their registry digests recorded (there is no pinned digest table yet).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -59,12 +59,12 @@ for c in curl jq skopeo python3 tar; do
 done
 ARCH=${ARCH:-amd64}
 # Versions and checksums from the project's pinned table (never from the network).
-pins=$(python3 - "$REPO/roles/kube/defaults/main.yml" "$ARCH" <<'EOF'
+pins=$(python3 - "$REPO/roles/kube/defaults/main.yml" "$REPO/roles/kubernetes/defaults/main.yml" "$ARCH" <<'EOF'
 import json, sys, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-arch = sys.argv[2]
-kv, cv, pv = d["kube_version"], d["kube_crictl_version"], d["kube_cni_plugins_version"]
-c = d["kube_checksums"]
+d = yaml.safe_load(open(sys.argv[1])) | yaml.safe_load(open(sys.argv[2]))
+arch = sys.argv[3]
+kv, cv, pv = d["kube_version"], d["kubernetes_crictl_version"], d["kubernetes_cni_plugins_version"]
+c = d["kubernetes_checksums"]
 print(json.dumps({"kube_version": kv, "crictl_version": cv, "cni_version": pv,
                   "repo": d["kube_image_repository"],
                   "sha": {"kubeadm": c["kubeadm"][kv][arch], "kubelet": c["kubelet"][kv][arch],

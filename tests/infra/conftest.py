@@ -28,9 +28,9 @@ from ansible.vars.manager import VariableManager
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INVENTORY = REPO / 'inventories' / 'lab' / 'hosts.yml'
 # Role defaults the checks read, in the order the roles are applied (later ones may use earlier ones).
-DEFAULT_FILES = ('kube', 'node_prep', 'containerd', 'kube_binaries', 'flannel', 'verify')
+DEFAULT_FILES = ('kube', 'node_prep', 'containerd', 'kubernetes', 'flannel', 'verify')
 # Defaults that need facts; the tests read those values from the node instead.
-FACT_DEPENDENT = {'kube_node_ip', 'kube_arch'}
+FACT_DEPENDENT = {'kube_node_ip', 'kubernetes_arch'}
 
 
 @dataclass
