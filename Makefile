@@ -6,7 +6,10 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # Tools from the venv come first, so ansible, molecule and pytest are the pinned ones.
 export PATH := $(abspath $(BIN)):$(PATH)
+# The product's configuration by default; everything aimed at the podman lab uses the lab's (lab/ansible.cfg:
+# its inventory, roles and connection plugin on top of the product's).
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+LAB_ANSIBLE := ANSIBLE_CONFIG=$(abspath lab/ansible.cfg)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
@@ -61,11 +64,11 @@ test-cluster-if-bundled: venv host-deps
 	scripts/ci-cluster.sh
 
 lab-up: venv host-deps
-	$(BIN)/ansible-playbook playbooks/lab_up.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/up.yml
 
-# The main job: the lab rolled out from the bundle (inventories/lab: kube_binaries_source=bundle).
+# The main job: the lab rolled out from the bundle (lab/inventory: kube_binaries_source=bundle),.
 lab: bundle lab-up
-	$(BIN)/ansible-playbook site.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook site.yml
 
 # The air-gapped bundle: Kubernetes, etcd, coredns, flannel, crictl, CNI binaries built from their Go
 # modules and the images assembled from them (cached in /var/cache/kubeadm-flannel; ~45 min cold, <1 min warm).
@@ -79,7 +82,7 @@ bundle-dataplane:
 	bundle/build-from-source.sh crictl flanneld flannel cni-plugins pause
 
 lab-down: venv
-	$(BIN)/ansible-playbook playbooks/lab_down.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/down.yml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ansible

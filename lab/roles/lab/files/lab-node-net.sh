@@ -1,5 +1,5 @@
 #!/bin/sh
-# Wire one lab node's network namespace the way VirtualBox wires a VM (called by roles/lab/tasks/network.yml).
+# Wire one lab node's network namespace the way VirtualBox wires a VM (called by lab/roles/lab/tasks/network.yml).
 #
 #   node netns                      router netns ("NAT engine")            host
 #   enp0s3 10.0.2.15/24  <-veth->   lan 10.0.2.2/24   wan <uplink>/30 <-veth-> <host uplink>/30 -> MASQUERADE out

@@ -1,19 +1,20 @@
 # -*- coding: utf-8 -*-
-# Connection to the lab's nodes: podman containers on the controller itself (roles/lab).
+# Connection to the lab's nodes: podman containers on the controller itself (lab/roles/lab).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: lab_podman
 short_description: Run tasks in the lab's podman node containers, with pipelining
 description:
-  - The lab's nodes are podman containers on the controller (roles/lab makes them). Every command runs through
+  - The lab's nodes are podman containers on the controller (lab/roles/lab makes them). Every command runs through
     one C(podman exec --interactive), so Ansible can pipeline (send a module on that exec's stdin; it runs
     in one call) where the containers.podman.podman connection (no pipelining) needs three execs per task
     (make the temporary directory, copy the module, run it). On this 2-core machine that is most of a no-op
     run's time.
   - Files are copied with C(podman cp) and fetched with C(podman exec cat). No privilege escalation (the lab
     runs as root in its nodes).
-  - Real sites use SSH, which pipelines already (ansible.cfg); only the lab inventory uses this plugin.
+  - Real sites use SSH, which pipelines already (ansible.cfg); only the lab inventory uses this plugin, and only
+    lab/ansible.cfg loads it.
 author: kubeadm-flannel project
 options:
   remote_addr:
