@@ -13,7 +13,7 @@ LAB_ANSIBLE := ANSIBLE_CONFIG=$(abspath lab/ansible.cfg)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
-.PHONY: help venv host-deps lint test test-unit test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
+.PHONY: help venv host-deps lint-deps lint test test-unit test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
 	bundle bundle-dataplane clean
 
 help:
@@ -36,11 +36,16 @@ venv: $(BIN)/.installed
 host-deps:
 	sh scripts/install-host-deps.sh
 
-lint: venv
+# shellcheck (Debian's package), which the static tests run over every shell script.
+lint-deps:
+	sh scripts/install-host-deps.sh --lint
+
+lint: venv lint-deps
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/python -m pytest -q tests/static/test_static.py -k shellcheck
 
-test-unit: venv
+test-unit: venv lint-deps
 	$(BIN)/python -m pytest
 
 # The lab scenario: podman nodes, stages 1-3 converged twice (idempotence), testinfra, fault injection.

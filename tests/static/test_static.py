@@ -4,6 +4,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,22 @@ MODULES = sorted(p.stem for p in (REPO / 'library').glob('*.py'))
 PRODUCT_ROLES = sorted(p.name for p in (REPO / 'roles').iterdir() if p.is_dir())
 # Lab values: the lab's names, its node prefix, its engine (the word "label" does not match).
 LAB_VALUE = re.compile(r'\blab(_\w+)?\b|kflab|podman', re.IGNORECASE)
+
+
+def _tracked() -> list[str]:
+    out = subprocess.run(['git', 'ls-files', '-z'], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return sorted(f for f in out.split('\0') if f and (REPO / f).is_file())
+
+
+def _is_shell(path: str) -> bool:
+    if path.endswith('.sh'):
+        return True
+    with open(REPO / path, 'rb') as handle:
+        first = handle.readline(200)
+    return re.match(rb'#!\S*(/|env )(ba|da)?sh\b', first) is not None
+
+
+SHELL_SCRIPTS = [f for f in _tracked() if _is_shell(f)]
 
 
 def _run(*cmd: str, config: Path = REPO / 'ansible.cfg') -> subprocess.CompletedProcess:
@@ -89,6 +106,21 @@ def test_product_role_holds_no_lab_value(role):
                 if LAB_VALUE.search(line):
                     hits.append(f'{path.relative_to(REPO)}:{number}: {line.strip()}')
     assert not hits, '\n'.join(hits)
+
+
+def test_there_are_shell_scripts():
+    assert {'bundle/build-images.sh', 'bundle/write-manifest.sh', 'lab/roles/lab/files/lab-node-net.sh', '.ci/run'} \
+        <= set(SHELL_SCRIPTS)
+
+
+@pytest.mark.parametrize('script', SHELL_SCRIPTS)
+def test_shellcheck(script):
+    """ShellCheck (Debian's package: sh scripts/install-host-deps.sh --lint) on every shell script; findings are
+    fixed or silenced inline with a reason."""
+    shellcheck = shutil.which('shellcheck')
+    assert shellcheck, 'shellcheck is not installed: sh scripts/install-host-deps.sh --lint (make lint-deps)'
+    run = _run(shellcheck, '--external-sources', '--source-path=SCRIPTDIR', '--format=gcc', script)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_there_are_modules():
