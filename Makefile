@@ -6,11 +6,14 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # Tools from the venv come first, so ansible, molecule and pytest are the pinned ones.
 export PATH := $(abspath $(BIN)):$(PATH)
+# The product's configuration by default; everything aimed at the podman lab uses the lab's (lab/ansible.cfg:
+# its inventory, roles and connection plugin on top of the product's).
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+LAB_ANSIBLE := ANSIBLE_CONFIG=$(abspath lab/ansible.cfg)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
-.PHONY: help venv host-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
+.PHONY: help venv host-deps lint-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
 	bundle bundle-dataplane clean
 
 help:
@@ -34,12 +37,17 @@ venv: $(BIN)/.installed
 host-deps:
 	sh scripts/install-host-deps.sh
 
-lint: venv
+# shellcheck (Debian's package), which the static tests run over every shell script.
+lint-deps:
+	sh scripts/install-host-deps.sh --lint
+
+lint: venv lint-deps
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests/static/test_static.py -k shellcheck
 
-test-unit: venv
+test-unit: venv lint-deps
 	$(BIN)/python -m pytest -m 'not bundle'
 
 # The tests marked `bundle` (pytest.ini): verify.yml against real flanneld + kube-apiserver from the bundle.
@@ -67,11 +75,13 @@ test-cluster-if-bundled: venv host-deps
 	scripts/ci-cluster.sh
 
 lab-up: venv host-deps
-	$(BIN)/ansible-playbook playbooks/lab_up.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/up.yml
 
-# The main job: the lab rolled out from the bundle (inventories/lab: kubernetes_source=bundle).
+# The main job: the lab rolled out from the bundle (lab/inventory: kubernetes_source=bundle), then the
+# bundle's verification images (not part of a rollout) imported into the lab's nodes for the pod tests.
 lab: bundle lab-up
-	$(BIN)/ansible-playbook site.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook site.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verification_images.yml
 
 # The air-gapped bundle: Kubernetes, etcd, coredns, flannel, crictl, CNI binaries built from their Go
 # modules and the images assembled from them (cached in /var/cache/kubeadm-flannel; ~45 min cold, <1 min warm).
@@ -85,7 +95,7 @@ bundle-dataplane:
 	bundle/build-from-source.sh crictl flanneld flannel cni-plugins pause
 
 lab-down: venv
-	$(BIN)/ansible-playbook playbooks/lab_down.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/down.yml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ansible

@@ -1,5 +1,5 @@
 #!/bin/sh
-# iperf3 (Debian, installed on the nodes by roles/lab_dataplane) across two lab nodes, one run each:
+# iperf3 (Debian, installed on the nodes by lab/roles/lab_dataplane) across two lab nodes, one run each:
 #   node-to-node on the cluster interface (enp0s8) and pod-to-pod through flannel's VXLAN, then the ratio.
 # Pod side: iperf3 runs inside the pods' network namespaces (nsenter into the pause process's netns), so the
 # packets take the pod path (veth -> cni0 -> flannel.1 -> enp0s8). Traffic stays between the lab's nodes.

@@ -92,6 +92,7 @@ die() { log "ERROR: $*"; exit 1; }
 command -v jq >/dev/null || die "jq is required"
 
 FORCE=${KF_FORCE:-0}
+# shellcheck source=bundle/lib.sh
 . "$(dirname "$0")/lib.sh"
 parse_targets "$ALL_TARGETS" "$@"
 
@@ -204,6 +205,7 @@ manifest() { KF_CACHE=$KF_CACHE KF_BUNDLE=$KF_BUNDLE "$(dirname "$0")/write-mani
 # --- Components ------------------------------------------------------------------------------
 do_crictl() {
   local mj t mod ver
+  # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $CRICTL_CANDIDATES) || die "crictl: no candidate module is served by $GOPROXY"
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   t=$(tree cri-tools "$mj")
@@ -213,6 +215,7 @@ do_crictl() {
 
 do_flanneld() {
   local mj t ver edits=()
+  # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $FLANNEL_CANDIDATES) || die "flanneld: no candidate module is served by $GOPROXY"
   ver=$(jq -r .Version <<<"$mj")
   for r in $JSONITER_FIX; do edits+=("-replace=$r"); done
@@ -226,6 +229,7 @@ do_flanneld() {
 
 do_flannel_cni() {
   local mj t mod ver
+  # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $FLANNEL_CNI_CANDIDATES) || die "flannel CNI plugin: no candidate module is served by $GOPROXY"
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   t=$(tree "$(basename "$mod")" "$mj")
@@ -240,10 +244,12 @@ do_flannel_cni() {
 
 do_cni_plugins() {
   local mj t ver p dir
+  # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $CNI_PLUGINS_CANDIDATES) || die "cni-plugins: no candidate module is served by $GOPROXY"
   ver=$(jq -r .Version <<<"$mj")
   t=$(tree plugins "$mj")
   for p in $CNI_PLUGINS; do
+    # shellcheck disable=SC2012  # module paths: plain names, no spaces or newlines
     dir=$(cd "$t" && ls -d plugins/*/"$p" 2>/dev/null | head -1) || true
     [ -n "$dir" ] || die "cni-plugins: no plugins/*/$p in $(jq -r .Path <<<"$mj")@$ver"
     build "cni/$p" "$mj" "$t" "./$dir" 0 "" \
@@ -269,6 +275,7 @@ do_etcd() {
 
 do_coredns() {
   local mj t ver edits=()
+  # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $COREDNS_CANDIDATES) || die "coredns: no candidate module is served by $GOPROXY"
   ver=$(jq -r .Version <<<"$mj")
   for r in $JSONITER_FIX; do edits+=("-replace=$r"); done   # its kubernetes plugin uses client-go

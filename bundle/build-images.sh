@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assemble the bundle's container images locally, from the bundle's binaries: no registry, no engine.
 #
-#   bundle/build-images.sh [--list] [--force] [IMAGE...]
+#   bundle/build-images.sh [--list] [--list-verification] [--force] [IMAGE...]
 #
 # Images (names exactly as kubeadm 1.22.5 and kube-flannel.yml v0.16.1 reference them, repository
 # $KUBE_IMAGE_REPOSITORY = registry.k8s.io as roles/kube/defaults/main.yml sets it):
@@ -14,13 +14,17 @@
 #   flannel-cni-plugin               FROM scratch: /flannel + a static busybox for the init container's cp
 #   nettest                          verification only, not used by a rollout ($NETTEST_IMAGE):
 #                                    Debian minbase + nginx-light, curl, ping, ip; nginx logs to stdout
+# Verification images (--list-verification) go to a manifest of their own, verification/manifest.json:
+# the rollout (roles/kubernetes) imports what manifest.json lists and never sees them; the lab imports
+# them into its nodes itself (lab/verification_images.yml).
 #
 # Output under $KF_CACHE/bundle (default /var/cache/kubeadm-flannel/bundle):
 #   images/<name>_<tag>.oci.tar   single-image OCI archives (`ctr -n k8s.io images import` takes them)
 #   image-stamps/<name>.json      reference, archive sha256, layers, provenance, recipe key
 #   ../image-build/rootfs/debian-iptables-<key>/  the Debian base tree (debootstrap), cached
 #   ../image-build/layers/        layer tars, cached by content key ($KF_CACHE/image-build)
-#   manifest.json                 rewritten: binaries (.artifacts) and images (.images)
+#   manifest.json                 rewritten: binaries (.artifacts) and the rollout's images (.images)
+#   verification/{images,image-stamps}/, verification/manifest.json   the same for verification images
 # An image is rebuilt only when its recipe key (inputs' sha256, config, recipe revision) changes or
 # its archive no longer matches the stamp. Run bundle/build-from-source.sh first.
 set -euo pipefail
@@ -48,22 +52,28 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 # Verification image for tests/infra/test_cluster_pods.py (pods made through the Kubernetes API need an
 # image, and no registry is reachable): a real nginx and the network tools the tests run inside pods.
-# Not referenced by any rollout manifest; imported with the others because the manifest lists it.
+# Not referenced by any rollout manifest, and listed in the verification manifest, not in manifest.json.
 NETTEST_IMAGE=${NETTEST_IMAGE:-localhost/kubeadm-flannel/nettest:bookworm-1}
 NETTEST_PACKAGES=${NETTEST_PACKAGES:-nginx-light,curl,iputils-ping,iproute2}
 
 ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin nettest"
+VERIFICATION_IMAGES="nettest"
+# Asked before anything is created (write-manifest.sh and is-complete.sh ask it).
+if [ "${1:-}" = --list-verification ]; then echo "$VERIFICATION_IMAGES" | tr ' ' '\n'; exit 0; fi
 
 B=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
 BIN=$B/bin
 OUT=$B/images
 STAMPS=$B/image-stamps
+VOUT=$B/verification/images       # verification images: archives and stamps beside their own manifest
+VSTAMPS=$B/verification/image-stamps
 LAYERS=$KF_CACHE/image-build/layers   # caches, outside the bundle directory
 ROOTFS=$KF_CACHE/image-build/rootfs
-mkdir -p "$OUT" "$STAMPS" "$LAYERS" "$ROOTFS" "$B/logs"
+mkdir -p "$OUT" "$STAMPS" "$VOUT" "$VSTAMPS" "$LAYERS" "$ROOTFS" "$B/logs"
 
 log() { printf '%s [images] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bundle/lib.sh
 . "$HERE/lib.sh"
 for c in jq "$PY" file; do command -v "$c" >/dev/null || die "$c is required (bundle/install-build-deps.sh)"; done
 
@@ -76,6 +86,7 @@ flock -n 9 || { log "another image build holds $B/.images.lock; waiting"; flock 
 # bin NAME -> path of a bundle binary whose sha256 matches its stamp (built by build-from-source.sh).
 bin() {
   local f=$BIN/$1 s=$B/stamps/$1.json
+  # shellcheck disable=SC2015  # die exits: it runs only when a check fails
   [ -x "$f" ] && [ -f "$s" ] || die "$1: not in $BIN; run bundle/build-from-source.sh $1"
   [ "$(sha256 "$f")" = "$(jq -r .sha256 "$s")" ] || die "$1: $f does not match its stamp $s"
   echo "$f"
@@ -99,6 +110,7 @@ trim() {
   rm -rf "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/usr/share/doc/* \
     "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* "$r"/var/cache/ldconfig/aux-cache \
     "$r"/etc/hostname "$r"/etc/resolv.conf "$r"/etc/machine-id "$r"/debootstrap
+  # shellcheck disable=SC2016  # a dpkg-query format, not a shell expansion
   chroot "$r" dpkg-query -W -f '${Package} ${Version}\n' >"$list"
 }
 # tree_layer NAME DIR -> a layer tar of DIR (owners kept, runtime-provided dirs left empty), cached by name.
@@ -168,12 +180,15 @@ etc_layer() {
 }
 
 # image ID REF PROVENANCE_JSON [oci-archive.py image args: --layer ... --entrypoint ... --label ...]
+# A verification image's archive and stamp go under verification/; `archive` in a stamp is relative to the
+# directory of the manifest that lists it (images/<file> in both).
 image() {
   local id=$1 ref=$2 provj=$3; shift 3
-  local stamp=$STAMPS/$id.json tag=${ref##*:} base_name=${ref%:*}
+  local stamp=$STAMPS/$id.json tag=${ref##*:} base_name=${ref%:*} outdir=$OUT
   local file k out start res
+  case " $VERIFICATION_IMAGES " in *" $id "*) stamp=$VSTAMPS/$id.json; outdir=$VOUT ;; esac
   file=$(basename "$base_name")_$tag.oci.tar
-  out=$OUT/$file
+  out=$outdir/$file
   # Key: everything the archive is made of (layer files are content-keyed or hashed here).
   local a lay=()
   for a in "$@"; do [ -f "$a" ] && lay+=("$(sha256 "$a")"); done
@@ -195,18 +210,29 @@ image() {
 }
 
 label_src() { echo "--label=io.kubeadm-flannel.bundle.built-from=$1"; }
+# JSON is built by jq, never by string escaping. (The entrypoints are part of the recipe key: jq -c prints
+# them exactly as the literals this replaced, so keys are unchanged.)
+# entrypoint ARG... -> ["ARG",...]
+entrypoint() { printf '%s\n' "$@" | jq -R . | jq -cs .; }
+# scratch_prov NAME... -> {"binaries":[records of NAME...],"base":"scratch"}
+scratch_prov() { local n; for n in "$@"; do prov "$n"; done | jq -cs '{binaries:., base:"scratch"}'; }
+# base_prov -> the Debian base's record (after base)
+base_prov() {
+  jq -cn --arg d "$BASE_SUITE minbase + $BASE_PACKAGES" --arg m "$BASE_MIRROR" --arg i "$BASE_IPTABLES_BACKEND" \
+    --arg k "$BASE_KEY" '{debootstrap:$d, mirror:$m, iptables:$i, key:$k}'
+}
 
 do_k8s_scratch() {
   local n=$1 b; b=$(bin "$n")
-  image "$n" "$KUBE_IMAGE_REPOSITORY/$n:$K8S_TAG" "{\"binaries\":[$(prov "$n")],\"base\":\"scratch\"}" \
+  image "$n" "$KUBE_IMAGE_REPOSITORY/$n:$K8S_TAG" "$(scratch_prov "$n")" \
     --layer "$(etc_layer)" --layer "$(files_layer "$n" "$b:/usr/local/bin/$n")" \
-    --entrypoint "[\"/usr/local/bin/$n\"]" "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/$n")"
+    --entrypoint "$(entrypoint "/usr/local/bin/$n")" "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/$n")"
 }
 
 do_kube_proxy() {
   local b; b=$(bin kube-proxy); base
   image kube-proxy "$KUBE_IMAGE_REPOSITORY/kube-proxy:$K8S_TAG" \
-    "{\"binaries\":[$(prov kube-proxy)],\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $BASE_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"iptables\":\"$BASE_IPTABLES_BACKEND\",\"key\":\"$BASE_KEY\"}}" \
+    "$(jq -cn --argjson b "$(prov kube-proxy)" --argjson base "$(base_prov)" '{binaries:[$b], base:$base}')" \
     --layer "$BASE_LAYER" --layer "$(files_layer kube-proxy "$b:/usr/local/bin/kube-proxy")" \
     --entrypoint '["/usr/local/bin/kube-proxy"]' "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/kube-proxy")" \
     --label "io.kubeadm-flannel.bundle.iptables-backend=$BASE_IPTABLES_BACKEND"
@@ -214,7 +240,7 @@ do_kube_proxy() {
 
 do_etcd() {
   local e c; e=$(bin etcd); c=$(bin etcdctl)
-  image etcd "$KUBE_IMAGE_REPOSITORY/etcd:3.5.0-0" "{\"binaries\":[$(prov etcd),$(prov etcdctl)],\"base\":\"scratch\"}" \
+  image etcd "$KUBE_IMAGE_REPOSITORY/etcd:3.5.0-0" "$(scratch_prov etcd etcdctl)" \
     --layer "$(etc_layer)" --layer "$(files_layer etcd "$e:/usr/local/bin/etcd" "$c:/usr/local/bin/etcdctl")" \
     --entrypoint '["/usr/local/bin/etcd"]' "$(label_src "go.etcd.io/etcd/server/v3@v3.5.0, go.etcd.io/etcd/etcdctl/v3@v3.5.0")"
 }
@@ -223,14 +249,14 @@ do_coredns() {
   local b; b=$(bin coredns)
   # kubeadm 1.22.5 with a custom imageRepository names it <repo>/coredns:v1.8.4 (no coredns/ path):
   # checked with the bundle's kubeadm, `kubeadm config images list --config` (bundle/README.md).
-  image coredns "$KUBE_IMAGE_REPOSITORY/coredns:v1.8.4" "{\"binaries\":[$(prov coredns)],\"base\":\"scratch\"}" \
+  image coredns "$KUBE_IMAGE_REPOSITORY/coredns:v1.8.4" "$(scratch_prov coredns)" \
     --layer "$(etc_layer)" --layer "$(files_layer coredns "$b:/coredns")" \
     --entrypoint '["/coredns"]' "$(label_src "github.com/coredns/coredns@$(jq -r .version "$B/stamps/coredns.json")")"
 }
 
 do_pause() {
   local b; b=$(bin pause)
-  image pause "$KUBE_IMAGE_REPOSITORY/pause:3.5" "{\"binaries\":[$(prov pause)],\"base\":\"scratch\"}" \
+  image pause "$KUBE_IMAGE_REPOSITORY/pause:3.5" "$(scratch_prov pause)" \
     --layer "$(files_layer pause "$b:/pause")" --entrypoint '["/pause"]' \
     "$(label_src "k8s.io/kubernetes@$K8S_TAG build/pause/linux/pause.c, gcc -static -Os")"
 }
@@ -240,7 +266,9 @@ do_flannel() {
   v=$(jq -r .version "$B/stamps/flanneld.json")
   # The tag is the one kube-flannel.yml references; the flanneld inside is what the proxy serves.
   image flannel "$FLANNEL_IMAGE" \
-    "{\"binaries\":[$(prov flanneld)],\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $BASE_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"iptables\":\"$BASE_IPTABLES_BACKEND\",\"key\":\"$BASE_KEY\"},\"note\":\"tagged ${FLANNEL_IMAGE##*:} because the manifest references that tag; the flanneld inside is $v built from source, because ${FLANNEL_IMAGE##*:} is not served by the Go module proxy here\"}" \
+    "$(jq -cn --argjson b "$(prov flanneld)" --argjson base "$(base_prov)" \
+       --arg note "tagged ${FLANNEL_IMAGE##*:} because the manifest references that tag; the flanneld inside is $v built from source, because ${FLANNEL_IMAGE##*:} is not served by the Go module proxy here" \
+       '{binaries:[$b], base:$base, note:$note}')" \
     --layer "$BASE_LAYER" --layer "$(files_layer flannel "$b:/opt/bin/flanneld")" \
     --entrypoint '["/opt/bin/flanneld"]' "$(label_src "github.com/flannel-io/flannel@$v")" \
     --label "io.kubeadm-flannel.bundle.flanneld-version=$v" \
@@ -251,6 +279,7 @@ do_flannel() {
 do_flannel_cni() {
   local b v bb; b=$(bin flannel)
   v=$(jq -r .version "$B/stamps/flannel.json")
+  # shellcheck disable=SC2015  # die exits: it runs only when a check fails
   [ -x "$BUSYBOX" ] && file -L "$BUSYBOX" | grep -q 'statically linked' \
     || die "flannel-cni-plugin: $BUSYBOX must be a static busybox (Debian busybox-static) for the init container's cp"
   bb=$(readlink -f "$BUSYBOX")
@@ -261,7 +290,10 @@ do_flannel_cni() {
     "$PY" "$HERE/oci-archive.py" layer "$t" "$LAYERS/cp-link-$k.tar"; rm -rf "$t"
   fi
   image flannel-cni-plugin "$FLANNEL_CNI_IMAGE" \
-    "{\"binaries\":[$(prov flannel)],\"busybox\":{\"path\":\"$bb\",\"sha256\":\"$(sha256 "$bb")\",\"deb\":\"$(dpkg -S "$bb" 2>/dev/null | cut -d: -f1 | head -1) $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || true)\"},\"base\":\"scratch\",\"note\":\"tagged ${FLANNEL_CNI_IMAGE##*:} as kube-flannel.yml references it; the plugin inside is $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy here)\"}" \
+    "$(jq -cn --argjson b "$(prov flannel)" --arg path "$bb" --arg sha "$(sha256 "$bb")" \
+       --arg deb "$(dpkg -S "$bb" 2>/dev/null | cut -d: -f1 | head -1) $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || true)" \
+       --arg note "tagged ${FLANNEL_CNI_IMAGE##*:} as kube-flannel.yml references it; the plugin inside is $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy here)" \
+       '{binaries:[$b], busybox:{path:$path, sha256:$sha, deb:$deb}, base:"scratch", note:$note}')" \
     --layer "$(files_layer flannel-cni "$b:/flannel" "$bb:/bin/busybox")" --layer "$LAYERS/cp-link-$k.tar" \
     --entrypoint '["/bin/cp"]' "$(label_src "$(jq -r .provenance.module "$B/stamps/flannel.json")")" \
     --label "io.kubeadm-flannel.bundle.note=flannel CNI plugin from $(jq -r .provenance.module "$B/stamps/flannel.json") (flannel-io/cni-plugin is not served by the Go module proxy)"
@@ -282,6 +314,7 @@ do_nettest() {
     ln -s /dev/stderr "$r.tmp/var/log/nginx/error.log"
     # IPv4 only: a pod's peers are logged as the IPv4 addresses the tests expect (Debian's default site
     # also listens on [::]:80, which fails where a pod has no IPv6).
+    # shellcheck disable=SC2016  # nginx variables, not shell ones
     printf '%s\n' 'server {' '    listen 80 default_server;' '    root /var/www/html;' \
       '    index index.nginx-debian.html;' '    location / { try_files $uri $uri/ =404; }' '}' \
       >"$r.tmp/etc/nginx/sites-available/default"
@@ -291,7 +324,9 @@ do_nettest() {
   fi
   pkgs=$(grep -E "^(${NETTEST_PACKAGES//,/|}) " "$ROOTFS/debian-nettest-$k.packages" | jq -R . | jq -cs .)
   image nettest "$NETTEST_IMAGE" \
-    "{\"purpose\":\"verification image for tests/infra/test_cluster_pods.py; not needed by a rollout\",\"base\":{\"debootstrap\":\"$BASE_SUITE minbase + $NETTEST_PACKAGES\",\"mirror\":\"$BASE_MIRROR\",\"key\":\"$k\",\"packages\":$pkgs}}" \
+    "$(jq -cn --arg d "$BASE_SUITE minbase + $NETTEST_PACKAGES" --arg m "$BASE_MIRROR" --arg k "$k" --argjson p "$pkgs" \
+       '{purpose:"verification image for tests/infra/test_cluster_pods.py; not needed by a rollout",
+         base:{debootstrap:$d, mirror:$m, key:$k, packages:$p}}')" \
     --layer "$(tree_layer "debian-nettest-$k" "$r")" \
     --entrypoint '["/usr/sbin/nginx","-g","daemon off;"]' \
     --label "io.kubeadm-flannel.bundle.purpose=verification image (tests/infra/test_cluster_pods.py), not needed by a rollout" \
@@ -299,6 +334,9 @@ do_nettest() {
 }
 
 run_start=$(date +%s)
+# First, so that a verification image an older run recorded beside the rollout's images is found where
+# image() looks for it (write-manifest.sh moves it; same recipe key, so it is not rebuilt).
+KF_BUNDLE=$B "$HERE/write-manifest.sh"
 for tgt in "${targets[@]}"; do
   t0=$(date +%s)
   case $tgt in

@@ -40,11 +40,9 @@ FLANNEL_MTU=1450
 FLANNEL_IPMASQ=true
 EOF
 # The DaemonSet's conflist entry (cbr0, 0.3.1, hairpinMode, isDefaultGateway), with state kept in $W.
-cat >"$W/conf.json" <<EOF
-{"cniVersion":"0.3.1","name":"cbr0","type":"flannel","subnetFile":"$W/subnet.env","dataDir":"$W/flannel",
- "delegate":{"hairpinMode":true,"isDefaultGateway":true},
- "ipam":{"type":"host-local","dataDir":"$W/ipam"}}
-EOF
+jq -n --arg w "$W" \
+  '{cniVersion:"0.3.1", name:"cbr0", type:"flannel", subnetFile:($w+"/subnet.env"), dataDir:($w+"/flannel"),
+    delegate:{hairpinMode:true, isDefaultGateway:true}, ipam:{type:"host-local", dataDir:($w+"/ipam")}}' >"$W/conf.json"
 
 ip netns add "$HOSTNS"; ip netns add "$PODNS"
 ip -n "$HOSTNS" link set lo up

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Is the bundle complete? Exit 0 when every binary target of build-from-source.sh and every image of
-# build-images.sh has its record (stamps/, image-stamps/) and its file matches the recorded sha256;
+# build-images.sh has its record (stamps/, image-stamps/, verification/image-stamps/) and its file matches
+# the recorded sha256, and both manifests (manifest.json, verification/manifest.json) exist;
 # otherwise print what is missing or damaged and exit 1. Reads the bundle only: builds and fetches nothing.
 #
 #   bundle/is-complete.sh [DIR]     DIR defaults to $KF_CACHE/bundle
@@ -25,6 +26,7 @@ check() {
 for t in $("$HERE/build-from-source.sh" --list); do
   if [ "$t" = cni-plugins ]; then
     # One record per plugin (cni-bridge.json, ...); the set is build-from-source.sh's CNI_PLUGINS.
+    # shellcheck disable=SC2013,SC2016  # one plugin name per word; the pattern matches a literal ${
     for p in $(sed -n 's/^CNI_PLUGINS=\${CNI_PLUGINS:-"\(.*\)"}$/\1/p' "$HERE/build-from-source.sh"); do
       check "$B/stamps/cni-$p.json" "$B/bin/cni/$p" .sha256
     done
@@ -32,11 +34,24 @@ for t in $("$HERE/build-from-source.sh" --list); do
     check "$B/stamps/$t.json" "$B/bin/$t" .sha256
   fi
 done
+# Each image's record sits beside the manifest that lists it (verification images: verification/), and its
+# archive is relative to that directory.
+old_layout=0
+verification=" $("$HERE/build-images.sh" --list-verification | tr '\n' ' ') "
 for i in $("$HERE/build-images.sh" --list); do
-  record=$B/image-stamps/$i.json
-  check "$record" "$B/$(jq -r .archive "$record" 2>/dev/null || echo "images/$i")" .archive_sha256
+  d=$B
+  case $verification in *" $i "*) d=$B/verification ;; esac
+  # A bundle built before verification/ existed: complete all the same (the next write-manifest.sh moves it).
+  if [ ! -f "$d/image-stamps/$i.json" ] && [ -f "$B/image-stamps/$i.json" ]; then
+    echo "$i: recorded beside the rollout's images (older layout); make bundle moves it to verification/" >&2
+    d=$B; old_layout=1
+  fi
+  record=$d/image-stamps/$i.json
+  check "$record" "$d/$(jq -r .archive "$record" 2>/dev/null || echo "images/$i")" .archive_sha256
 done
 [ -f "$B/manifest.json" ] || missing+=("manifest.json is missing")
+[ -f "$B/verification/manifest.json" ] || [ "$old_layout" = 1 ] \
+  || missing+=("verification/manifest.json is missing")
 
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'bundle %s is not complete:\n' "$B" >&2

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by bundle/build-from-source.sh and bundle/build-images.sh (sourced, not run). The caller defines
 # log and die first, and sets FORCE to its default.
 
@@ -7,6 +8,7 @@ key_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 
 # parse_targets "ALL TARGETS" ARGS... -> the array `targets` (ALL when no target is named) and FORCE=1 with
 # --force. --list prints ALL one a line and exits; --help prints the calling script's header comment.
+# shellcheck disable=SC2034  # FORCE and targets are the calling script's
 parse_targets() {
   local all=$1 a; shift
   targets=()

@@ -75,11 +75,13 @@ EOF
 KV=$(jq -r .kube_version <<<"$pins"); CV=$(jq -r .crictl_version <<<"$pins"); PV=$(jq -r .cni_version <<<"$pins")
 REPO_IMG=$(jq -r .repo <<<"$pins")
 DL=$KF_CACHE/release-downloads; mkdir -p "$DL" "$OUT/bin/cni" "$OUT/stamps" "$OUT/images" "$OUT/image-stamps"
+# shellcheck source=bundle/lib.sh
 . "$HERE/lib.sh"
 
 # fetch URL SHA256 -> path in $DL (kept; re-downloaded only when missing or wrong).
 fetch() {
-  local url=$1 want=$2 f=$DL/$(basename "$1")
+  local url=$1 want=$2 f
+  f=$DL/$(basename "$1")
   if [ -f "$f" ] && [ "$(sha256 "$f")" = "$want" ]; then echo "$f"; return 0; fi
   log "downloading $url"
   curl -fsSL --retry 3 -o "$f.tmp" "$url"

@@ -27,7 +27,9 @@ ETCD=${ETCD:-$(command -v etcd || true)}
 if [ -z "$ETCD" ]; then   # Debian's etcd-server, unpacked into the cache (not installed, not started)
   d=$KF_CACHE/bundle/debs; mkdir -p "$d"
   ls "$d"/etcd-server_*.deb >/dev/null 2>&1 || (cd "$d" && apt-get download etcd-server >/dev/null 2>&1)
-  rm -rf "$d/etcd-server"; dpkg-deb -x "$(ls "$d"/etcd-server_*.deb | head -1)" "$d/etcd-server"
+  rm -rf "$d/etcd-server"
+  # shellcheck disable=SC2012  # Debian package file names: no spaces or newlines
+  dpkg-deb -x "$(ls "$d"/etcd-server_*.deb | head -1)" "$d/etcd-server"
   ETCD=$d/etcd-server/usr/bin/etcd
 fi
 nsx() { ip netns exec "$NS" "$@"; }

@@ -5,15 +5,20 @@
 #   netavark, aardvark-dns    podman 4.x network backend (podman refuses to run without one)
 #   catatonit                 podman's init/pause helper
 #   debootstrap, keyring      builds the Debian 12 node rootfs from Debian's archive, signature-checked
-#   iproute2, iptables        the lab's own links, namespaces and NAT (roles/lab/tasks/network.yml)
+#   iproute2, iptables        the lab's own links, namespaces and NAT (lab/roles/lab/tasks/network.yml)
 #   tar                       packs the rootfs for `podman import`
 #
 # Rootful lab only: no uidmap, slirp4netns or fuse-overlayfs (those serve rootless podman).
 # Idempotent: installs only what is missing, and runs `apt-get update` once, only then.
+#
+#   sh scripts/install-host-deps.sh          the lab's packages (make host-deps)
+#   sh scripts/install-host-deps.sh --lint   only what the static tests need besides the venv, the
+#                                            package ShellCheck (make lint-deps; make lint and make test-unit)
 set -eu
 
 packages="podman conmon runc netavark aardvark-dns catatonit debootstrap debian-archive-keyring
 iproute2 iptables tar"
+[ "${1:-}" != --lint ] || packages="shellcheck"
 
 missing=""
 for pkg in $packages; do

@@ -26,7 +26,7 @@ from ansible.template import Templar
 from ansible.vars.manager import VariableManager
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_INVENTORY = REPO / 'inventories' / 'lab' / 'hosts.yml'
+DEFAULT_INVENTORY = REPO / 'lab' / 'inventory' / 'hosts.yml'
 # Role defaults the checks read, in the order the roles are applied (later ones may use earlier ones).
 DEFAULT_FILES = ('kube', 'node_prep', 'containerd', 'kubernetes', 'flannel', 'verify')
 # Defaults that need facts; the tests read those values from the node instead.

@@ -108,8 +108,8 @@ def connect(inventory: str) -> Cluster:
     for worker in workers:
         tags = [t for i in json.loads(worker.host.check_output('crictl images -o json'))['images']
                 for t in i.get('repoTags') or [] if t.startswith(IMAGE_REPO + ':')]
-        assert tags, (f'{worker.name}: containerd has no {IMAGE_REPO} image (bundle/build-images.sh nettest, '
-                      'then the kubernetes stage imports it)')
+        assert tags, (f'{worker.name}: containerd has no {IMAGE_REPO} image (bundle/build-images.sh nettest '
+                      'writes it to the verification manifest; lab/verification_images.yml imports it)')
         images.add(sorted(tags)[-1])
     assert len(images) == 1, f'the workers hold different {IMAGE_REPO} tags: {sorted(images)}'
     return Cluster(kubectl, inventory, workers, k8s_names, images.pop())

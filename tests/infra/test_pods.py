@@ -4,7 +4,7 @@ pod, masquerade on the way out of the cluster CIDR.
 
 Pods are found on the live nodes through the CRI (crictl) when the tests are collected. The traffic
 tests need pods that carry busybox (label kflab.io/tools=true, one per node, serving HTTP on 8080 and
-logging every peer) and a two-container web pod (label kflab.io/web=true): playbooks/lab_dataplane.yml
+logging every peer) and a two-container web pod (label kflab.io/web=true): lab/dataplane.yml
 makes both. Without them those tests fail, naming what is missing.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _current(host, pod_name: str, ctr_name: str | None = None) -> str:
 
 
 def _need(item, what):
-    assert item, f'no {what} found on any node (playbooks/lab_dataplane.yml makes them)'
+    assert item, f'no {what} found on any node (lab/dataplane.yml makes them)'
 
 
 def pod_ip(host, pod_id: str) -> str:

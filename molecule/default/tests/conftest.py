@@ -19,8 +19,8 @@ from ansible.template import Templar
 from ansible.vars.manager import VariableManager
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-LAB_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
-LAB_DEFAULTS = REPO / "roles" / "lab" / "defaults" / "main.yml"
+LAB_INVENTORY = REPO / "lab" / "inventory" / "hosts.yml"
+LAB_DEFAULTS = REPO / "lab" / "roles" / "lab" / "defaults" / "main.yml"
 # The role defaults the tests compare against; every other default needs the podman host to evaluate.
 EXPECTED_KEYS = (
     "lab_name",

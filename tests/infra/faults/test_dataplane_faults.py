@@ -3,7 +3,7 @@ test (which asserts on verify's oracle for that node and concern) AND playbooks/
 naming it, restore, see both green. Then survive flanneld being killed
 (with its state wiped) and a node container restart, printing the time to green.
 
-Lab only (needs roles/lab_dataplane's fixture: flanneld under systemd, etcd on the control plane, CRI pods);
+Lab only (needs lab/roles/lab_dataplane's fixture: flanneld under systemd, etcd on the control plane, CRI pods);
 molecule's dataplane scenario runs it last.
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ from conftest import run_verify
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
 NODE, PEER, CONTROL = 'k8s-w1', 'k8s-w2', 'k8s-m'
-POD = 'pod-1'                  # the tools pod roles/lab_dataplane puts on NODE
-ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0', ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'))
+POD = 'pod-1'                  # the tools pod lab/roles/lab_dataplane puts on NODE
+ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0', ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg'))
 WAIT_FLANNELD = 'until [ -s /run/flannel/subnet.env ]; do sleep 1; done'
 
 

@@ -104,7 +104,7 @@ def test_broken_lab_inventory_stops_in_validate(bad, expect):
     """The whole site.yml against the live lab, with one bad setting: it ends in stage 1, nothing changed."""
     run = subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-e', bad, 'site.yml'],
                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-                         env=dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=str(REPO / 'ansible.cfg')))
+                         env=dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg')))
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     assert expect in output, output

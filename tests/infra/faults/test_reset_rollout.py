@@ -16,7 +16,7 @@ import kube_pods
 from conftest import _inventory
 
 REPO = Path(__file__).resolve().parents[3]
-ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'))
+ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg'))
 # What a rollout leaves on a node and reset.yml must remove.
 LEFTOVERS = ('/etc/kubernetes/admin.conf', '/etc/kubernetes/kubelet.conf',
              '/etc/kubernetes/manifests/kube-apiserver.yaml',

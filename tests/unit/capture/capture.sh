@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086  # $C (crictl and its options) and id lists split into words on purpose; paths are fixed, without spaces
 # Capture real command output from the kfa-cap-* namespaces and the private containerd into fixtures.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +43,9 @@ python3 -c 'import os,json; d="/var/run/netns"; known=set(e["name"] for e in jso
 $C version > kube_crictl_version.txt 2>/dev/null
 $C pods -o json > crictl_pods.json 2>/dev/null
 $C ps -o json > crictl_ps.json 2>/dev/null
+# shellcheck disable=SC2046  # one argument per id
 $C inspectp -o json $($C pods -q 2>/dev/null) > crictl_inspectp_multi.json 2>/dev/null
+# shellcheck disable=SC2046  # one argument per id
 $C inspect -o json $($C ps -q 2>/dev/null) > crictl_inspect_multi.json 2>/dev/null
 # host-local leases and the CNI conf dir, as files
 python3 - "$CAP" <<'PY'

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086  # $C (crictl and its options) and id lists split into words on purpose; paths are fixed, without spaces
 # Capture the real flanneld state of flannel_cluster.sh into fixtures/captured/flannel/ (one prefix per node).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086  # $C (crictl and its options) and id lists split into words on purpose; paths are fixed, without spaces
 # A two-node flannel cluster made of network namespaces, with the project's bundle binaries:
 #   kfa-fl-api: bridge 192.168.100.1/24, etcd + kube-apiserver + kube-controller-manager (all from the bundle)
 #   kfa-fl-m, kfa-fl-w1: enp0s8 192.168.100.10 / .101 on that bridge, flanneld --kube-subnet-mgr --iface enp0s8
@@ -20,9 +21,9 @@ declare -A IP=([$M]=192.168.100.10 [$W1]=192.168.100.101)
 declare -A NODE=([$M]=k8s-m [$W1]=k8s-w1)
 
 down() {
-  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  for f in "$W"/*.pid; do if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi; done
   sleep 1
-  for f in "$W"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  for f in "$W"/*.pid; do if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi; done
   for ns in $API $M $W1 $M-pod $W1-pod; do ip netns del $ns 2>/dev/null || true; done
   rm -rf "$W"
 }
@@ -102,13 +103,10 @@ EOF
   for ns in $M $W1; do
     ip netns add "$ns-pod"
     mkdir -p "$W/$ns/net.d" "$W/$ns/networks" "$W/$ns/flannel-data"
-    cat >"$W/$ns/net.d/10-flannel.conflist" <<EOF
-{"name": "cbr0", "cniVersion": "0.3.1", "plugins": [
-  {"type": "flannel", "subnetFile": "$W/$ns/subnet.env", "dataDir": "$W/$ns/flannel-data",
-   "ipam": {"type": "host-local", "dataDir": "$W/$ns/networks"},
-   "delegate": {"hairpinMode": true, "isDefaultGateway": true}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
-EOF
+    jq -n --arg d "$W/$ns" '{name:"cbr0", cniVersion:"0.3.1", plugins:[
+        {type:"flannel", subnetFile:($d+"/subnet.env"), dataDir:($d+"/flannel-data"),
+         ipam:{type:"host-local", dataDir:($d+"/networks")}, delegate:{hairpinMode:true, isDefaultGateway:true}},
+        {type:"portmap", capabilities:{portMappings:true}}]}' >"$W/$ns/net.d/10-flannel.conflist"
     # the flannel plugin alone (portmap needs the runtime's port mappings): its entry as a single config
     jq -c '{cniVersion: .cniVersion, name: .name} + .plugins[0]' "$W/$ns/net.d/10-flannel.conflist" >"$W/$ns/flannel-add.json"
     ip netns exec $ns env CNI_COMMAND=ADD CNI_CONTAINERID="kfa-$ns-pod" CNI_NETNS="/var/run/netns/$ns-pod" \

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086  # $C (crictl and its options) and id lists split into words on purpose; paths are fixed, without spaces
 # Builds a flannel-shaped node out of private network namespaces (kfa-cap-*), never touching the root netns.
 set -eu
 N=kfa-cap-node; P=kfa-cap-peer; A=kfa-cap-pod-a; B=kfa-cap-pod-b; X=kfa-cap-newfl

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086  # $C (crictl and its options) and id lists split into words on purpose; paths are fixed, without spaces
 # Undo netns_setup.sh, containerd_up.sh and crictl_pods.sh: pods, the private containerd, the namespaces.
 CAP=/var/cache/kubeadm-flannel/capture
 RUN=/run/kfa-capture
@@ -15,5 +16,5 @@ fi
 for ns in kfa-cap-node kfa-cap-peer kfa-cap-pod-a kfa-cap-pod-b kfa-cap-newfl kfa-cap-dual; do
   ip netns delete $ns 2>/dev/null
 done
-rm -rf $RUN $CAP/bin $CAP/kfa-cap-node $CAP/kfa-cap-peer
+rm -rf "${RUN:?}" "${CAP:?}/bin" $CAP/kfa-cap-node $CAP/kfa-cap-peer
 ip netns list | grep -c '^kfa-cap-' || true
