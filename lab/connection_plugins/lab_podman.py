@@ -52,7 +52,7 @@ class Connection(ConnectionBase):
         try:
             podman = get_bin_path(self.get_option("podman_executable"))
         except ValueError as exc:
-            raise AnsibleError("lab_podman: %s" % exc)
+            raise AnsibleError("lab_podman: %s" % exc) from exc
         argv = [podman] + [to_bytes(a, errors="surrogate_or_strict") for a in args]
         display.vvv("LAB_PODMAN %s" % " ".join(to_text(a) for a in argv), host=self._container)
         proc = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
@@ -86,7 +86,8 @@ class Connection(ConnectionBase):
         super().fetch_file(in_path, out_path)
         rc, out, err = self._run(["exec", self._container, "cat", in_path])
         if rc != 0:
-            raise AnsibleError("lab_podman: reading %s:%s failed: %s" % (self._container, in_path, to_text(err).strip()))
+            raise AnsibleError("lab_podman: reading %s:%s failed: %s"
+                               % (self._container, in_path, to_text(err).strip()))
         with open(out_path, "wb") as handle:
             handle.write(out)
 

@@ -70,7 +70,8 @@ def test_playbook_syntax(playbook):
 
 @pytest.mark.parametrize('playbook', LAB_PLAYBOOKS)
 def test_lab_playbook_syntax(playbook):
-    """The lab's playbooks find the lab's roles and inventory through lab/ansible.cfg (as make lab and molecule run them)."""
+    """The lab's playbooks find the lab's roles and inventory through lab/ansible.cfg (as make lab and molecule run
+    them)."""
     run = _run(str(BIN / 'ansible-playbook'), '--syntax-check', playbook, config=LAB / 'ansible.cfg')
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -85,7 +86,8 @@ def test_product_config_names_no_inventory_and_no_lab():
     config.read(REPO / 'ansible.cfg')
     defaults = dict(config['defaults'])
     assert 'inventory' not in defaults, f'ansible.cfg names a default inventory: {defaults["inventory"]}'
-    assert 'connection_plugins' not in defaults, 'ansible.cfg loads connection plugins (the lab\'s are in lab/ansible.cfg)'
+    assert 'connection_plugins' not in defaults, \
+        'ansible.cfg loads connection plugins (the lab\'s are in lab/ansible.cfg)'
     lab_values = {k: v for section in config.sections() for k, v in config[section].items() if LAB_VALUE.search(v)}
     assert not lab_values, f'ansible.cfg holds lab values: {lab_values}'
 

@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
 NODE, PEER, CONTROL = 'k8s-w1', 'k8s-w2', 'k8s-m'
 POD = 'pod-1'                  # the tools pod lab/roles/lab_dataplane puts on NODE
-ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0', ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg'))
+ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', PY_COLORS='0',
+           ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg'))
 WAIT_FLANNELD = 'until [ -s /run/flannel/subnet.env ]; do sleep 1; done'
 
 
