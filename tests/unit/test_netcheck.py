@@ -90,8 +90,12 @@ def break_cluster(case):
     nodes = copy.deepcopy(healthy_cluster())
     by_name = dict((n["name"], n) for n in nodes)
     if case.get("api_nodes"):
-        # the control-plane node read the Node objects (flannel_facts with a kubeconfig)
+        # the control-plane node read the Node objects (flannel_facts with a kubeconfig), or with
+        # api_nodes: etcd, flannel's etcd leases (no node name: found by public IP)
         nodes[0]["flannel"]["nodes"] = published(nodes)
+        if case["api_nodes"] == "etcd":
+            for lease in nodes[0]["flannel"]["nodes"]:
+                lease.update(name=None, internal_ip=None, kube_subnet_manager=False)
     for name, changes in (case.get("set") or {}).items():
         for path, value in changes.items():
             parent, last = _parent(by_name[name], path)
