@@ -466,7 +466,7 @@ def verify_cluster(nodes, settings):
     missing = [n for n in nodes if n.get("gathered") is False]
     nodes = [n for n in nodes if n.get("gathered") is not False]
     results = [_result("facts_gathered", n["name"], "facts", False, "flannel, cni and pod sandbox facts",
-                       "host failed or unreachable") for n in missing]
+                       n.get("error") or "host failed or unreachable") for n in missing]
     api_nodes = next((n["flannel"]["nodes"] for n in nodes if (n.get("flannel") or {}).get("nodes")), [])
     for node in nodes:
         peers = [p for p in nodes if p["name"] != node["name"]]

@@ -171,6 +171,16 @@ def test_nodes_from_hostvars_a_failed_host_is_judged_not_gathered():
     assert any(r["node"] == "kfa-cap-node" and r["check"] == "vtep_mtu" and r["ok"] for r in results)
 
 
+def test_a_node_that_could_not_be_read_is_reported_with_the_cause():
+    """gather.yml's rescue keeps the failed task and its message as the node's view."""
+    healthy = healthy_cluster()
+    view = {"gathered": False, "error": "Read pod sandboxes: crictl failed (rc=1): connection refused"}
+    nodes = netcheck.collect_nodes(["kfa-cap-node", "kfa-cap-peer"], [healthy[0], view])
+    failed = [r["message"] for r in netcheck.verify_cluster(nodes, SETTINGS) if not r["ok"]]
+    assert failed == ["FAILED: facts_gathered on kfa-cap-peer facts: expected flannel, cni and pod sandbox facts, "
+                      "found Read pod sandboxes: crictl failed (rc=1): connection refused"]
+
+
 def test_every_setting_is_required():
     """No setting has a default inside the oracle: the inventory is the only source."""
     for key in netcheck.SETTINGS:
