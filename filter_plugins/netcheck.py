@@ -32,7 +32,7 @@ SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plu
 # Every check the oracle can report, in the order verify_cluster runs them.
 CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
           "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
-          "vtep_settings", "route_to_peer", "neighbour_to_peer", "fdb_to_peer", "masquerade_rules", "forward_rules",
+          "vtep_settings", "links_up", "port_mtu", "route_to_peer", "neighbour_to_peer", "fdb_to_peer", "masquerade_rules", "forward_rules",
           "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "cni_config_active", "cni_plugins_present",
           "bridge_hairpin",
           "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint")
@@ -187,6 +187,34 @@ def check_vtep(node, cfg):
     found = {"name": vtep.get("name"), "vni": vtep.get("vni"), "dstport": vtep.get("dstport"),
              "learning": vtep.get("learning")}
     out.append(_result("vtep_settings", name, vtep["name"], expected == found, expected, found))
+    return out
+
+
+def check_links(node, cfg):
+    """The VTEP, the bridge and every bridge port are up, and every port has the VTEP's MTU.
+
+    Named as the fault itself (a device down, a veth at 1500) rather than through what it breaks later.
+    """
+    name = node["name"]
+    vtep = (node.get("flannel") or {}).get("vtep") or {}
+    bridge = (node.get("cni") or {}).get("bridge") or {}
+    down = []
+    if vtep.get("present") and not vtep.get("up"):
+        down.append(vtep.get("name"))
+    if bridge.get("present") and not bridge.get("up"):
+        down.append(cfg["bridge"])
+    down += ["%s (%s)" % (p.get("name"), p.get("state")) for p in bridge.get("ports") or []
+             if p.get("state") != "forwarding"]
+    out = [_result("links_up", name, "%s, %s and its ports" % (vtep.get("name") or "VTEP", cfg["bridge"]),
+                   not down, "up (ports forwarding)", "down: %s" % ", ".join(down) if down else "all up")]
+    ports = bridge.get("ports") or []
+    underlay = vtep.get("underlay_mtu")
+    if isinstance(underlay, int) and ports:
+        # a pod's veth carries the pod MTU flannel computes: the underlay's minus VXLAN's overhead
+        want = underlay - VXLAN_OVERHEAD
+        wrong = ["%s mtu %s" % (p.get("name"), p.get("mtu")) for p in ports if p.get("mtu") != want]
+        out.append(_result("port_mtu", name, "%s ports" % cfg["bridge"], not wrong,
+                           "the pod MTU %s on every port" % want, "; ".join(wrong) if wrong else "all %s" % want))
     return out
 
 
@@ -473,6 +501,7 @@ def verify_cluster(nodes, settings):
         results += check_subnet(node, cfg)
         results += check_bridge(node, cfg)
         results += check_vtep(node, cfg)
+        results += check_links(node, cfg)
         results += check_peers(node, peers, cfg)
         results += check_iptables(node, cfg)
         results += check_pods(node, cfg)

@@ -23,6 +23,7 @@ PER_NODE = {
     'vtep_rides_the_cluster_interface': ('vtep_underlay',),
     'vtep_holds_lease_network_address': ('vtep_address',),
     'cni0_address': ('bridge_gateway_address',),
+    'links_up_and_pod_mtu': ('links_up', 'port_mtu'),
     'iptables_masquerade': ('masquerade_rules',),
     'iptables_forward': ('forward_rules',),
     'cni_config_and_plugins': ('cni_config_active', 'cni_plugins_present'),
