@@ -32,7 +32,8 @@ SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plu
 # Every check the oracle can report, in the order verify_cluster runs them.
 CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
           "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
-          "vtep_settings", "links_up", "port_mtu", "route_to_peer", "neighbour_to_peer", "fdb_to_peer", "masquerade_rules", "forward_rules",
+          "vtep_settings", "links_up", "port_mtu", "route_to_peer", "neighbour_to_peer", "fdb_to_peer",
+          "masquerade_rules", "forward_rules",
           "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "cni_config_active", "cni_plugins_present",
           "bridge_hairpin",
           "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint")
