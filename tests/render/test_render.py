@@ -98,6 +98,12 @@ def test_kubeadm_init_config(rendered):
     assert init['apiVersion'] == cluster['apiVersion'] == 'kubeadm.k8s.io/v1beta3'
     assert init['localAPIEndpoint'] == {'advertiseAddress': exp['nodes'][cp], 'bindPort': 6443}
     assert init['nodeRegistration']['name'] == cp
+    # Left empty, kubeadm 1.22 would make one token of 24 h; init gets one of minutes, no value (kubeadm draws it),
+    # and the role deletes it after init.
+    (token,) = init['bootstrapTokens']
+    assert sorted(token) == ['description', 'ttl']
+    assert token['ttl'] == '15m0s'
+    assert 'deleted' in token['description']
     assert init['nodeRegistration']['criSocket'] == 'unix:///run/containerd/containerd.sock'
     assert cluster['kubernetesVersion'] == 'v1.22.5'
     assert cluster['imageRepository'] == exp['repo']

@@ -18,6 +18,7 @@ from typing import Callable
 import pytest
 
 import kube_pods
+import tokens
 
 NAMESPACE = 'kf-cluster-faults'
 BAD_NAMESPACE = 'kf-cluster-faults-bad'
@@ -166,3 +167,24 @@ def test_pod_fault_is_caught(cluster, pods, bad_pods, name):
         check(cluster, bad_pods[bad])
     print(f'\n{name}: {caught.value}')
     assert expect in str(caught.value), f'{name}: the check failed without saying {expect!r}: {caught.value}'
+
+
+# ------------------------------------------------------------------------------------------- token fault
+@pytest.mark.parametrize('check', [tokens.check_kubeadm_token_list_empty, tokens.check_no_bootstrap_token_secret],
+                         ids=['kubeadm_token_list', 'bootstrap_token_secrets'])
+def test_a_left_bootstrap_token_is_caught(cluster, check):
+    """A token minted on the control plane (as one left by an interrupted rollout would be) is named by its ID;
+    deleted again, the check is green. The token itself is never printed."""
+    node = cluster.kubectl.node
+    check(node)   # green before
+    made = node.host.run(f'kubeadm token create --ttl 5m --description kf-fault-test --kubeconfig {tokens.ADMIN_CONF}')
+    assert made.rc == 0, f'{node.name}: kubeadm token create failed: {made.stderr.strip()}'
+    token_id = made.stdout.strip().split('.')[0]
+    try:
+        with pytest.raises(AssertionError) as caught:
+            check(node)
+    finally:
+        node.host.run_expect([0], f'kubeadm token delete --kubeconfig {tokens.ADMIN_CONF} {token_id}')
+    print(f'\n{check.__name__}: {caught.value}')
+    assert token_id in str(caught.value) and made.stdout.strip() not in str(caught.value)
+    check(node)
