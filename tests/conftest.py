@@ -41,7 +41,16 @@ def ansible_playbook(inventory: Path, facts_dir: Path, *playbooks: str, extra: l
 
 
 def _set_path(tree: dict, dotted: str, value) -> None:
-    *parents, leaf = dotted.split('.')
+    """Set tree[a][b][c] for 'a.b.c'. A segment of digits continues the key before it: interface names hold
+    dots (bond0.100, flannel.1) and no fact below an interface is named by digits, so 'bond0.100.mtu' is
+    tree['bond0.100']['mtu']."""
+    parts: list[str] = []
+    for segment in dotted.split('.'):
+        if segment.isdigit() and parts:
+            parts[-1] += '.' + segment
+        else:
+            parts.append(segment)
+    *parents, leaf = parts
     for key in parents:
         tree = tree[key]
     if value is None:
@@ -76,6 +85,17 @@ class Site:
         for group, members in groups.items():
             children[group] = {'hosts': {h: hostvars[h] for h in members}} if members else {}
         path.write_text(yaml.safe_dump(data))
+
+    def rename_host(self, old: str, new: str) -> None:
+        """Give a host another inventory name (its recorded facts follow it)."""
+        path = self.inventory / 'hosts.yml'
+        data = yaml.safe_load(path.read_text())
+        for group in data['kube_cluster']['children'].values():
+            hosts = group.get('hosts') or {}
+            if old in hosts:
+                group['hosts'] = {new if h == old else h: v for h, v in hosts.items()}
+        path.write_text(yaml.safe_dump(data))
+        (self.facts / f'{old}.json').rename(self.facts / f'{new}.json')
 
     def playbook(self, *playbooks: str, extra: list[str] | None = None) -> Run:
         return ansible_playbook(self.inventory / 'hosts.yml', self.facts, *playbooks, extra=extra)
