@@ -11,6 +11,28 @@ from ansible.module_utils import cni_parse, flannel_parse, sandbox_parse
 from ansible.module_utils.netfacts_common import ParseError
 
 
+def test_etcd_leases_as_flanneld_wrote_them():
+    """capture/flannel_etcd_leases.sh: two leases flanneld v0.16.3 took from etcd's v2 subnet manager."""
+    listing = fixture_text("captured/etcd/etcdctl_ls_subnets.txt")
+    values = dict((key, fixture_text("captured/etcd/etcdctl_get_%s.txt" % key.rsplit("/", 1)[1]))
+                  for key in listing.split())
+    leases = flannel_parse.parse_etcd_leases(listing, values)
+    assert sorted((n["public_ip"], n["pod_cidr"], n["vtep_mac"], n["name"]) for n in leases) == [
+        ("192.168.100.10", "172.16.83.0/24", "c2:44:f7:4d:e2:a1", None),
+        ("192.168.100.101", "172.16.74.0/24", "66:a1:c5:4c:0d:88", None)]
+
+
+@pytest.mark.parametrize("listing,values,reason", [
+    ("/coreos.com/network/subnets/172.16.1.0", {}, "is not <network>-<prefix>"),
+    ("/coreos.com/network/subnets/172.16.1.1-24", {}, "host bits set"),
+    ("/coreos.com/network/subnets/172.16.1.0-24", {"/coreos.com/network/subnets/172.16.1.0-24": "Error: 100"},
+     "not valid JSON"),
+])
+def test_etcd_leases_broken(listing, values, reason):
+    with pytest.raises(ParseError, match=reason):
+        flannel_parse.parse_etcd_leases(listing, values)
+
+
 def _text(case):
     if "text" in case:
         return case["text"]
