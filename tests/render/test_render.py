@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import make_site
+from sites import make_site
 
 # What each site's inventory and facts say, written down independently of the roles.
 EXPECTED = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_site
+from sites import make_site
 
 ALL_CASES = yaml.safe_load((Path(__file__).parent / 'cases.yml').read_text())
 # A case with `accept: true` is a control: an unusual but sound inventory validate must let through.
