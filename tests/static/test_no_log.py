@@ -93,17 +93,22 @@ def test_the_check_sees_the_token_tasks():
         'Run kubeadm init', 'Delete the bootstrap token kubeadm init created']
 
 
-@pytest.mark.parametrize('drop', ['Mint a bootstrap token on the control plane',
-                                  'Write the join configuration (0600, holds the token)',
-                                  'Run kubeadm join', 'Delete the bootstrap token on the control plane'])
-def test_the_check_names_a_token_task_without_no_log(tmp_path, drop):
-    """A copy of the workers role with no_log removed from one task: the check names exactly that task."""
+def _workers_copy(tmp_path):
+    """A copy of roles/workers (tasks, templates, vars) to break; returns it and its tasks/join.yml."""
     role = tmp_path / 'workers'
     for sub in ('tasks', 'templates', 'vars'):
         (role / sub).mkdir(parents=True)
         for f in (REPO / 'roles' / 'workers' / sub).iterdir():
             (role / sub / f.name).write_text(f.read_text())
-    join = role / 'tasks' / 'join.yml'
+    return role, role / 'tasks' / 'join.yml'
+
+
+@pytest.mark.parametrize('drop', ['Mint a bootstrap token on the control plane',
+                                  'Write the join configuration (0600, holds the token)',
+                                  'Run kubeadm join', 'Delete the bootstrap token on the control plane'])
+def test_the_check_names_a_token_task_without_no_log(tmp_path, drop):
+    """A copy of the workers role with no_log removed from one task: the check names exactly that task."""
+    role, join = _workers_copy(tmp_path)
     data = yaml.safe_load(join.read_text())
     for task in tasks_of(data):
         if task.get('name') == drop:
@@ -115,12 +120,7 @@ def test_the_check_names_a_token_task_without_no_log(tmp_path, drop):
 
 def test_the_check_names_a_task_that_prints_a_token_result(tmp_path):
     """A debug of the mint's result, or of a role variable made from it, is named; a kube_redact report is not."""
-    role = tmp_path / 'workers'
-    for sub in ('tasks', 'templates', 'vars'):
-        (role / sub).mkdir(parents=True)
-        for f in (REPO / 'roles' / 'workers' / sub).iterdir():
-            (role / sub / f.name).write_text(f.read_text())
-    join = role / 'tasks' / 'join.yml'
+    role, join = _workers_copy(tmp_path)
     data = yaml.safe_load(join.read_text())
     data += [{'name': 'Show the join command', 'ansible.builtin.debug': {'var': '__workers_join_command.stdout'}},
              {'name': 'Show the token id', 'ansible.builtin.debug': {'msg': '{{ _workers_token_id }}'}}]
