@@ -202,8 +202,10 @@ def test_killed_flanneld_rebuilds_everything(measured):
     node.run_expect([0], 'systemctl kill -s KILL flanneld && ip link del flannel.1 && rm /run/flannel/subnet.env && '
                          'iptables-save -t nat | grep -- "-A POSTROUTING.*flannel" | sed "s/^-A/-D/" | '
                          'xargs -r -L1 iptables -t nat')
-    broken = _pytest('-k', NODE, str(INFRA / 'test_flannel.py'))
-    assert broken.returncode == 1, f'flannel checks still green with flanneld state wiped ({network}):\n{broken.stdout}'
+    # systemd restarts flanneld within seconds, faster than a verify.yml run: the wipe is seen directly (the
+    # checks that name each part of it are the fault cases above)
+    gone = node.run('ip link show flannel.1 || test -e /run/flannel/subnet.env')
+    assert gone.rc != 0, f'flanneld state not wiped ({network}): {gone.stdout}'
     result, elapsed = _time_to_green([str(INFRA / 'test_flannel.py')], 180)
     measured(f'kill -9 flanneld + wiped state: flannel checks on {NODE} green again after {elapsed:.0f} s')
     assert result.returncode == 0, result.stdout
