@@ -9,6 +9,7 @@ nothing leaves them.
 
 import os
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -33,7 +34,7 @@ def bundle_built():
 def flannel_lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("flcap")
     prefix = "kfa-t%s" % uuid.uuid4().hex[:4]
-    env = dict(os.environ, KFA_FL_PREFIX=prefix, KFA_FL_STATE=str(tmp / "state"))
+    env = dict(os.environ, KFA_FL_PREFIX=prefix, KFA_FL_STATE=str(tmp / "state"), KFA_PYTHON=sys.executable)
     try:
         subprocess.run([SCRIPT, "up"], env=env, check=True, capture_output=True, text=True, timeout=300)
         state = tmp / "state"

@@ -59,7 +59,7 @@ json.dump(tree(os.path.join(cap, "net.d")), open("cni_conf_dir.json", "w"), inde
 json.dump(sorted(os.listdir("/usr/lib/cni")), open("cni_bin_dir.json", "w"), indent=1)
 PY
 # namespace links and comm of every sandbox/container process and of every process named pause
-/var/cache/kubeadm-flannel/venv-probe/bin/python - "$HERE/../../../module_utils" <<'PY'
+"${KFA_PYTHON:-python3}" - "$HERE/../../../module_utils" <<'PY'
 import json, sys
 import ansible.module_utils
 ansible.module_utils.__path__.append(sys.argv[1])

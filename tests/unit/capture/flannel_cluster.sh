@@ -14,6 +14,8 @@ B=$KF/bundle/bin
 P=${KFA_FL_PREFIX:-kfa-fl}
 W=${KFA_FL_STATE:-$KF/flcap}
 ETCD=${ETCD:-$KF/bundle/bin/etcd}
+# the Python that Ansible's modules run with inside each namespace (tests pass their own interpreter)
+PY=${KFA_PYTHON:-$(command -v python3)}
 API=$P-api
 M=$P-m
 W1=$P-w1
@@ -112,7 +114,7 @@ EOF
     ip netns exec $ns env CNI_COMMAND=ADD CNI_CONTAINERID="kfa-$ns-pod" CNI_NETNS="/var/run/netns/$ns-pod" \
       CNI_IFNAME=eth0 CNI_PATH="$W/cni-bin" "$W/cni-bin/flannel" <"$W/$ns/flannel-add.json" >"$W/$ns/cni-add.json"
     # a python per namespace for Ansible's local connection (ip netns exec remounts /sys for the setup module)
-    printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' $ns "$KF/venv-probe/bin/python" >"$W/$ns/python"
+    printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' $ns "$PY" >"$W/$ns/python"
     chmod +x "$W/$ns/python"
   done
   K get nodes -o wide

@@ -99,6 +99,6 @@ printf 'FLANNEL_NETWORK=172.16.0.0/16\nFLANNEL_SUBNET=172.16.1.1/24\nFLANNEL_MTU
 # "ip netns exec" rather than nsenter: it remounts /sys, where the setup module reads interfaces from
 mkdir -p $CAP/bin
 for ns in $N $P; do
-  printf '#!/bin/sh\nexec ip netns exec %s /var/cache/kubeadm-flannel/venv-probe/bin/python "$@"\n' $ns > $CAP/bin/python-$ns
+  printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' $ns "${KFA_PYTHON:-$(command -v python3)}" > $CAP/bin/python-$ns
   chmod +x $CAP/bin/python-$ns
 done
