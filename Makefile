@@ -78,10 +78,11 @@ lab-up: venv host-deps
 	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/up.yml
 
 # The main job: the lab rolled out from the bundle (lab/inventory: kubernetes_source=bundle), then the
-# bundle's verification images (not part of a rollout) imported into the lab's nodes for the pod tests.
+# bundle's verification images (not part of a rollout) imported into the lab's nodes, and verify again with
+# its live probes on them (lab/verify.yml).
 lab: bundle lab-up
 	$(LAB_ANSIBLE) $(BIN)/ansible-playbook site.yml
-	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verification_images.yml
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verify.yml
 
 # The air-gapped bundle: Kubernetes, etcd, coredns, flannel, crictl, CNI binaries built from their Go
 # modules and the images assembled from them (cached in /var/cache/kubeadm-flannel; ~45 min cold, <1 min warm).

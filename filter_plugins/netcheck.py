@@ -27,7 +27,7 @@ VXLAN_OVERHEAD = 50
 # The settings the verdict needs, all from the inventory (roles/verify/vars/main.yml maps them from the roles'
 # variables, once for the cluster). Nothing here defaults them: a missing one is a bug in the caller.
 SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plugin", "ip_masq",
-            "shared_namespaces", "private_namespaces")
+            "shared_namespaces", "private_namespaces", "dns_domain", "services", "probe_namespace")
 
 # Every check the oracle can report, in the order verify_cluster runs them.
 CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
@@ -36,7 +36,9 @@ CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "br
           "masquerade_rules", "forward_rules",
           "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "cni_config_active", "cni_plugins_present",
           "bridge_hairpin",
-          "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint")
+          "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint",
+          "service_rules", "probe_pods_ready", "service_dns", "service_clusterip", "node_to_pod", "hostnet_to_pod",
+          "nodeport", "pod_mtu_path")
 
 
 def _net(text):
@@ -446,6 +448,233 @@ def check_annotations(node, api_nodes):
     return [_result("node_annotations", name, label, got == want, want, got)]
 
 
+# ------------------------------------------------------------------------------------ Services and probes
+
+def api_services_of(nodes):
+    """The API's Service ports (kube_proxy_facts' ``api``) from the first node that read them, or None."""
+    return next((n["kube_proxy"]["api"] for n in nodes
+                 if isinstance((n.get("kube_proxy") or {}).get("api"), Mapping)), None)
+
+
+def check_service_rules(node, api, cfg):
+    """kube-proxy's nat rules on the node lead every port of each Service in ``services`` to the endpoints the
+    API lists for it, and the API lists at least one (a Service without endpoints answers nothing)."""
+    name = node["name"]
+    proxy = node.get("kube_proxy")
+    if api is None or not isinstance(proxy, Mapping):
+        return []
+    out = []
+    keys = ("cluster_ip", "port", "protocol", "node_port", "endpoints")
+    for service in cfg["services"]:
+        ports = sorted(k for k, v in api.items() if v.get("service") == service)
+        if not ports:
+            out.append(_result("service_rules", name, "Service %s" % service, False, "the Service in the API",
+                               "no such Service"))
+        for key in ports:
+            want = dict((k, api[key].get(k)) for k in keys)
+            rule = (proxy.get("services") or {}).get(key)
+            if not want["endpoints"]:
+                ok, got = False, "no ready endpoint in the API (nothing to lead to)"
+            elif rule is None:
+                ok, got = False, ("no rule in KUBE-SERVICES" if proxy.get("present")
+                                  else "no KUBE-SERVICES chain (kube-proxy's rules absent)")
+            else:
+                got = dict((k, rule.get(k)) for k in keys)
+                if want["node_port"] is None:
+                    got["node_port"] = None
+                ok = got == want
+            out.append(_result("service_rules", name, "Service port %s" % key, ok, want, got))
+    return out
+
+
+def _dns_label(text):
+    label = "".join(c if c.isalnum() else "-" for c in (text or "").lower()).strip("-")
+    return label[:50] or "node"
+
+
+def probe_nodes(names, views):
+    """The hosts that gathered, as the probes see them: inventory name, Kubernetes node name, a DNS-label id,
+    the node's address and its pod MTU (FLANNEL_MTU)."""
+    out = []
+    for node in collect_nodes(names, views):
+        if node.get("gathered") is False:
+            continue
+        k8s = node.get("node_name") or node["name"]
+        env = (node.get("flannel") or {}).get("subnet_env") or {}
+        out.append({"name": node["name"], "k8s": k8s, "id": _dns_label(k8s), "node_ip": node.get("node_ip"),
+                    "mtu": env.get("mtu") if env.get("present") else None})
+    return out
+
+
+def _probe_objects(objects):
+    """Pod IPs and Service addresses of the probe namespace from ``kubectl get pods,services -o json``."""
+    pods, services = {}, {}
+    for item in (objects or {}).get("items") or []:
+        meta = item.get("metadata") or {}
+        if item.get("kind") == "Pod":
+            pods[meta.get("name")] = (item.get("status") or {}).get("podIP")
+        elif item.get("kind") == "Service":
+            spec = item.get("spec") or {}
+            ports = spec.get("ports") or [{}]
+            services[meta.get("name")] = {"cluster_ip": spec.get("clusterIP"), "port": ports[0].get("port"),
+                                          "node_port": ports[0].get("nodePort")}
+    return pods, services
+
+
+def probe_plan(pnodes, objects, cfg):
+    """Which probe each node runs (roles/verify/files/probe.sh's arguments), in a ring: node i probes node i+1.
+
+    pod: DNS of the kubernetes Service and of the next node's probe Service, that Service's ClusterIP, and
+    don't-fragment pings to the next node's pod at exactly this node's pod MTU and one byte more; host: the
+    next node's pod from this node's host-network pod; node: this node's own pod from the node; outside: the
+    NodePort on this node's address.
+    """
+    pods, services = _probe_objects(objects)
+    plan = {"pod": [], "host": [], "node": [], "outside": []}
+    nodeport = (services.get("probe-nodeport") or {}).get("node_port")
+    count = len(pnodes)
+    for i, node in enumerate(pnodes):
+        peer = pnodes[(i + 1) % count] if count > 1 else None
+        probes = ["dns=kubernetes.default.svc.%s" % cfg["dns_domain"]]
+        if peer is not None:
+            peer_ip = pods.get("probe-%s" % peer["id"])
+            service = services.get("probe-%s" % peer["id"]) or {}
+            probes.append("dns=probe-%s.%s.svc.%s" % (peer["id"], cfg["probe_namespace"], cfg["dns_domain"]))
+            if service.get("cluster_ip"):
+                probes.append("http=%s:%s" % (service["cluster_ip"], service.get("port")))
+            if peer_ip and isinstance(node.get("mtu"), int):
+                probes += ["df=%s:%d" % (peer_ip, node["mtu"]), "df=%s:%d" % (peer_ip, node["mtu"] + 1)]
+            if peer_ip:
+                plan["host"].append({"name": node["name"], "id": node["id"], "peer": peer["name"],
+                                     "probes": ["http=%s" % peer_ip]})
+        plan["pod"].append({"name": node["name"], "id": node["id"], "peer": peer and peer["name"],
+                            "probes": probes})
+        if pods.get("probe-%s" % node["id"]):
+            plan["node"].append({"name": node["name"], "target": pods["probe-%s" % node["id"]]})
+        if nodeport and node.get("node_ip"):
+            plan["outside"].append({"name": node["name"], "target": "%s:%s" % (node["node_ip"], nodeport)})
+    return plan
+
+
+def probe_outputs(results):
+    """Ansible loop results of the probe tasks (command or uri) as [{name, rc, out, error}]."""
+    out = []
+    for res in results or []:
+        item = res.get("item") or {}
+        if "status" in res and "rc" not in res:
+            rc = 0 if res.get("status") == 200 else 1
+            text = res.get("content") or ""
+        else:
+            rc = res.get("rc", 1)
+            text = res.get("stdout") or ""
+        out.append({"name": item.get("name"), "rc": rc, "out": text.strip(),
+                    "error": (res.get("stderr") or res.get("msg") or "").strip()})
+    return out
+
+
+def _probe_lines(text):
+    """probe.sh's lines, "<probe> rc=<n> <answer>", as {probe: (rc, answer)}."""
+    found = {}
+    for line in (text or "").splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) >= 2 and parts[1].startswith("rc="):
+            try:
+                found[parts[0]] = (int(parts[1][3:]), parts[2].strip() if len(parts) > 2 else "")
+            except ValueError:
+                continue
+    return found
+
+
+def check_probes(probes, nodes, api, cfg):
+    """Judge what the probes saw (roles/verify/tasks/probe.yml) against what the model says they must see."""
+    if probes is None:
+        return []
+    if not probes.get("ran"):
+        return [_result("probe_pods_ready", "cluster", "probe workloads", False, "probe pods and Services created",
+                        probes.get("error") or "not run")]
+    by_name = dict((n["name"], n) for n in nodes)
+    pnodes = [p for p in probe_nodes([n["name"] for n in nodes], nodes) if p["name"] in by_name]
+    plan = probe_plan(pnodes, probes.get("objects"), cfg)
+    pods, services = _probe_objects(probes.get("objects"))
+    ids = dict((p["name"], p["id"]) for p in pnodes)
+    out = []
+    for res in probes.get("ready") or []:
+        pid = ids.get(res["name"])
+        out.append(_result("probe_pods_ready", res["name"], "pods probe-%s, probe-host-%s" % (pid, pid),
+                           res["rc"] == 0, "Ready", "Ready" if res["rc"] == 0 else res["error"] or res["out"]))
+    api_kube = next((v for v in (api or {}).values() if v.get("service") == "default/kubernetes"), {})
+
+    def lines_of(kind):
+        return dict((r["name"], r) for r in probes.get(kind) or [])
+
+    pod_runs, host_runs, node_runs, outside_runs = (lines_of(k) for k in ("pod", "host", "node", "outside"))
+    for entry in plan["pod"]:
+        name, peer = entry["name"], entry.get("peer")
+        run = pod_runs.get(name) or {}
+        seen = _probe_lines(run.get("out"))
+        failure = run.get("error") or "no output (rc=%s)" % run.get("rc")
+        own_ip = pods.get("probe-%s" % entry["id"])
+        for probe in entry["probes"]:
+            kind, target = probe.split("=", 1)
+            rc, answer = seen.get(probe, (None, failure))
+            if kind == "dns":
+                if target.startswith("kubernetes.default."):
+                    want, label = api_kube.get("cluster_ip"), "kubernetes"
+                else:
+                    label = target.split(".")[0]
+                    want = (services.get(label) or {}).get("cluster_ip")
+                out.append(_result("service_dns", name, "%s from pod probe-%s" % (target, entry["id"]),
+                                   rc == 0 and want is not None and answer == want,
+                                   "%s (the ClusterIP of %s)" % (want, label), answer if rc == 0 else
+                                   "no answer: %s" % answer))
+            elif kind == "http":
+                out.append(_result("service_clusterip", name, "ClusterIP %s (endpoint on %s)" % (target, peer),
+                                   rc == 0 and answer == own_ip, "answers, seeing the pod's own address %s" % own_ip,
+                                   "answered, saw %s" % answer if rc == 0 else "no answer: %s" % answer))
+            elif kind == "df":
+                ip, size = target.rsplit(":", 1)
+                first_size = min(int(p.rsplit(":", 1)[1]) for p in entry["probes"] if p.startswith("df="))
+                if int(size) == first_size:
+                    out.append(_result("pod_mtu_path", name, "pod %s -> pod %s on %s, %s bytes, don't fragment"
+                                       % (own_ip, ip, peer, size), rc == 0, "delivered (the pod MTU)",
+                                       "delivered" if rc == 0 else "lost: %s" % (answer or "no reply")))
+                else:
+                    refused = rc not in (0, None) and "too long" in answer.lower()
+                    out.append(_result("pod_mtu_path", name, "pod %s -> pod %s on %s, %s bytes, don't fragment"
+                                       % (own_ip, ip, peer, size), refused,
+                                       "refused: message too long (one byte over the pod MTU)",
+                                       "delivered: the pod MTU is larger than expected" if rc == 0 else answer))
+    for entry in plan["host"]:
+        name, peer = entry["name"], entry["peer"]
+        run = host_runs.get(name) or {}
+        rc, answer = _probe_lines(run.get("out")).get(entry["probes"][0], (None, run.get("error") or "no output"))
+        subnet = node_subnet(by_name[name])
+        want = str(_net(subnet).network_address) if subnet else None
+        out.append(_result("hostnet_to_pod", name, "host network -> pod %s on %s" % (entry["probes"][0][5:], peer),
+                           rc == 0 and answer == want,
+                           "answers, seeing %s (this node's flannel address: no NAT)" % want,
+                           "answered, saw %s" % answer if rc == 0 else "no answer: %s" % answer))
+    for entry in plan["node"]:
+        name = entry["name"]
+        run = node_runs.get(name) or {"rc": None, "error": "not probed"}
+        subnet = node_subnet(by_name[name])
+        net = _net(subnet) if subnet else None
+        want = str(next(net.hosts())) if net is not None and net.num_addresses > 2 else None
+        answer = run.get("out") if run.get("rc") == 0 else run.get("error")
+        out.append(_result("node_to_pod", name, "node -> its pod %s" % entry["target"],
+                           run.get("rc") == 0 and answer == want, "answers, seeing %s (the node's %s address)"
+                           % (want, cfg["bridge"]), "answered, saw %s" % answer if run.get("rc") == 0
+                           else "no answer: %s" % answer))
+    for entry in plan["outside"]:
+        name = entry["name"]
+        run = outside_runs.get(name) or {"rc": None, "error": "not probed"}
+        out.append(_result("nodeport", name, "NodePort %s from outside the cluster" % entry["target"],
+                           run.get("rc") == 0 and bool(run.get("out")), "answers",
+                           "answered (saw %s)" % run.get("out") if run.get("rc") == 0
+                           else "no answer: %s" % run.get("error")))
+    return out
+
+
 # ------------------------------------------------------------------------------------ cluster
 
 def check_overlaps(nodes):
@@ -485,9 +714,10 @@ def _view_of(hostvars, name):
         return None
 
 
-def verify_cluster(nodes, settings):
-    """Run every check. ``nodes``: [{'name', 'node_ip', 'node_name', 'flannel', 'cni', 'pod_sandboxes'}]
-    (``gathered: False`` for a host that reported nothing); ``settings``: every key of SETTINGS."""
+def verify_cluster(nodes, settings, probes=None):
+    """Run every check. ``nodes``: [{'name', 'node_ip', 'node_name', 'flannel', 'cni', 'pod_sandboxes',
+    'kube_proxy'}] (``gathered: False`` for a host that reported nothing); ``settings``: every key of SETTINGS;
+    ``probes``: what roles/verify/tasks/probe.yml saw, or None when no probe ran."""
     absent = [k for k in SETTINGS if (settings or {}).get(k) is None]
     if absent:
         raise ValueError("network verdict: settings missing: %s" % ", ".join(absent))
@@ -510,6 +740,10 @@ def verify_cluster(nodes, settings):
         results += check_pod_wiring(node, cfg)
         results += check_annotations(node, api_nodes)
     results += check_overlaps(nodes)
+    api = api_services_of(nodes)
+    for node in nodes:
+        results += check_service_rules(node, api, cfg)
+    results += check_probes(probes, nodes, api, cfg)
     return results
 
 
@@ -534,12 +768,16 @@ def summary_table(results):
 # ------------------------------------------------------------------------------------ filters
 
 class FilterModule(object):
-    """network_verify_nodes(names, hostvars) -> nodes; network_verify(nodes, settings) -> results;
-    network_verify_table(results) -> summary lines."""
+    """network_verify_nodes(names, hostvars) -> nodes; network_verify(nodes, settings[, probes]) -> results;
+    network_verify_table(results) -> summary lines; network_probe_nodes/plan/outputs: tasks/probe.yml's."""
 
     def filters(self):
         return {
-            "network_verify": lambda nodes, settings: verify_cluster(list(nodes), dict(settings)),
+            "network_verify": lambda nodes, settings, probes=None: verify_cluster(
+                list(nodes), dict(settings), dict(probes) if probes else None),
+            "network_probe_nodes": lambda names, views: probe_nodes(list(names), views),
+            "network_probe_plan": lambda pnodes, objects, settings: probe_plan(list(pnodes), objects, dict(settings)),
+            "network_probe_outputs": lambda results: probe_outputs(list(results)),
             "network_verify_nodes": lambda names, views: collect_nodes(list(names), views),
             "network_verify_table": lambda results: summary_table(list(results)),
         }
