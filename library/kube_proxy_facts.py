@@ -13,7 +13,7 @@ module: kube_proxy_facts
 short_description: Gather kube-proxy's Service rules of a node (and the API's Services) as facts
 description:
   - Reads the nat table (C(iptables-save -t nat)) and follows kube-proxy's chains from C(KUBE-SERVICES) and
-    C(KUBE-NODEPORTS) through each C(KUBE-SVC-*) chain to the DNAT targets of its C(KUBE-SEP-*) chains:
+    C(KUBE-NODEPORTS) through each C(KUBE-SVC-*) chain to the DNAT targets of its C(KUBE-SEP-*) chains,
     one entry per Service port, keyed as kube-proxy's rule comments name it (C(namespace/name:port name)).
   - Reads the backends in order (C(iptables-save), C(iptables-nft-save), C(iptables-legacy-save); legacy only when
     C(/proc/net/ip_tables_names) lists the nat table) and keeps the first that holds C(KUBE-SERVICES).
@@ -84,12 +84,13 @@ from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 BACKENDS = ("iptables-save", "iptables-nft-save", "iptables-legacy-save")
 
 
-def _legacy_nat_loaded():
+def legacy_tables_loaded(path="/proc/net/ip_tables_names"):
+    """The legacy iptables tables the kernel has (reading one with iptables-legacy-save would create it)."""
     try:
-        with open("/proc/net/ip_tables_names") as handle:
-            return "nat" in handle.read().split()
+        with open(path) as handle:
+            return set(handle.read().split())
     except (IOError, OSError):
-        return False
+        return set()
 
 
 def gather(module):
@@ -97,7 +98,7 @@ def gather(module):
     for name in BACKENDS:
         path = module.get_bin_path(name)
         # reading a legacy table creates it: only when the kernel already has one
-        if not path or (name == "iptables-legacy-save" and not _legacy_nat_loaded()):
+        if not path or (name == "iptables-legacy-save" and "nat" not in legacy_tables_loaded()):
             continue
         cmd = [path, "-t", "nat"]
         rules = service_rules(run_checked(module, cmd), source=" ".join(cmd))

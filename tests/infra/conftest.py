@@ -104,14 +104,15 @@ def node(request) -> Node:
     return Node(request.param, testinfra.get_host(url), settings)
 
 
-def run_verify(inventory: str, report: Path) -> subprocess.CompletedProcess:
-    """playbooks/verify.yml on `inventory`, writing every check result of the oracle to `report`."""
+def run_verify(inventory: str, report: Path, *extra: str) -> subprocess.CompletedProcess:
+    """playbooks/verify.yml on `inventory`, writing every check result of the oracle to `report`; `extra`
+    are more ansible-playbook arguments (-e verify_probe_image=... for the live probes)."""
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
     # the config that goes with the inventory (the lab's loads its connection plugin), unless one is given
     configs = [d / 'ansible.cfg' for d in Path(inventory).resolve().parents if REPO in (d, *d.parents)]
     env.setdefault('ANSIBLE_CONFIG', str(next((c for c in configs if c.exists()), REPO / 'ansible.cfg')))
     return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', inventory,
-                           'playbooks/verify.yml', '-e', f'verify_report_file={report}'],
+                           'playbooks/verify.yml', '-e', f'verify_report_file={report}', *extra],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 

@@ -11,7 +11,7 @@ from netfacts_helpers import ROOT, library, load_cases
 
 import test_modules
 
-MODULES = ("flannel_facts", "cni_facts", "pod_sandbox_facts")
+MODULES = ("flannel_facts", "cni_facts", "pod_sandbox_facts", "kube_proxy_facts")
 
 
 def _docs(name):

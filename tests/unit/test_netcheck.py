@@ -17,7 +17,8 @@ netcheck = load_source("kfa_filter_netcheck", os.path.join(ROOT, "filter_plugins
 # the capture runtime runs Debian's bridge plugin directly (Debian ships no flannel CNI plugin)
 SETTINGS = {"pod_subnet": "172.16.0.0/16", "node_prefix": 24, "vni": 1, "vxlan_port": 8472, "cni_plugin": "bridge",
             "bridge": "cni0", "ip_masq": True, "shared_namespaces": ["net", "ipc", "uts"],
-            "private_namespaces": ["mnt", "pid"]}
+            "private_namespaces": ["mnt", "pid"], "dns_domain": "cluster.local",
+            "services": ["default/kubernetes", "kube-system/kube-dns"], "probe_namespace": "kubeadm-flannel-verify"}
 
 
 def _flannel(prefix):
