@@ -30,15 +30,30 @@ SETTINGS = ("pod_subnet", "node_prefix", "vni", "vxlan_port", "bridge", "cni_plu
             "shared_namespaces", "private_namespaces", "dns_domain", "services", "probe_namespace")
 
 # Every check the oracle can report, in the order verify_cluster runs them.
-CHECKS = ("facts_gathered", "subnet_in_cluster_cidr", "subnet_env_settings", "bridge_gateway_address",
+CHECKS = ("facts_gathered", "kubelet_healthy", "subnet_in_cluster_cidr", "subnet_env_settings",
+          "bridge_gateway_address",
           "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
           "vtep_settings", "links_up", "port_mtu", "route_to_peer", "neighbour_to_peer", "fdb_to_peer",
           "masquerade_rules", "forward_rules",
-          "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "cni_config_active", "cni_plugins_present",
-          "bridge_hairpin",
-          "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint",
+          "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "pod_mtu", "cni_config_active",
+          "cni_plugins_present", "bridge_hairpin",
+          "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint", "vtep_mtu_uniform",
           "service_rules", "probe_pods_ready", "service_dns", "service_clusterip", "node_to_pod", "hostnet_to_pod",
           "nodeport", "pod_mtu_path")
+
+# A result's status: the check passed, failed, or could not run on that node (what it reads is not there: no
+# crictl, no Node objects, no kubelet). A check that did not run is ``ok`` (nothing is known to be broken) unless
+# the node's ``require`` says it must run there: then it is FAILED, naming why it could not.
+STATUSES = ("ok", "FAILED", "not run")
+
+# What each node's view says must be there (``require``, from the inventory: roles/verify/defaults/main.yml)
+# -> the inventory variable, and the checks that cannot run without it.
+REQUIREMENTS = {
+    "pods": ("verify_require_pods", ("pod_single_pause", "pod_address_in_lease", "pod_namespaces", "pod_mtu",
+                                     "pod_on_bridge", "ipam_no_leaks")),
+    "node_objects": ("verify_require_node_objects", ("node_annotations",)),
+    "kubelet": ("verify_require_kubelet", ("kubelet_healthy",)),
+}
 
 
 def _net(text):
@@ -48,10 +63,35 @@ def _net(text):
 def _result(check, node, obj, ok, expected, found):
     status = "ok" if ok else "FAILED"
     return {
-        "check": check, "node": node, "object": obj, "ok": bool(ok),
+        "check": check, "node": node, "object": obj, "ok": bool(ok), "status": status,
         "expected": expected, "found": found,
         "message": "%s: %s on %s %s: expected %s, found %s" % (status, check, node, obj, expected, found),
     }
+
+
+def _required(node, family):
+    """Whether the node's view says the checks of ``family`` must run there (a view without it is a bug)."""
+    require = node.get("require")
+    if not isinstance(require, Mapping) or require.get(family) is None:
+        raise ValueError("network verdict: node %s: require.%s missing from its view" % (node.get("name"), family))
+    return bool(require[family])
+
+
+def _not_run(check, node, family, obj, expected, reason):
+    """``check`` could not run on ``node``: 'not run' (ok), or FAILED when the node requires ``family``."""
+    variable = REQUIREMENTS[family][0]
+    if _required(node, family):
+        return _result(check, node["name"], obj, False, expected,
+                       "not run: %s (%s is true for this node)" % (reason, variable))
+    res = _result(check, node["name"], obj, True, expected, "not run: %s" % reason)
+    res["status"] = "not run"
+    res["message"] = "not run: %s on %s %s: %s (%s is false for this node)" % (check, node["name"], obj, reason,
+                                                                             variable)
+    return res
+
+
+def _family_not_run(node, family, obj, reason):
+    return [_not_run(check, node, family, obj, "run", reason) for check in REQUIREMENTS[family][1]]
 
 
 def node_subnet(node):
@@ -374,9 +414,33 @@ def check_pod_wiring(node, cfg):
     return out
 
 
+def pod_mtu(node):
+    """The MTU every pod's eth0 must have on this node: its underlay's minus VXLAN's overhead (None: unknown)."""
+    underlay = ((node.get("flannel") or {}).get("vtep") or {}).get("underlay_mtu")
+    return underlay - VXLAN_OVERHEAD if isinstance(underlay, int) else None
+
+
+def _check_pod_mtu(node, label, pod):
+    """The pod's eth0 (its end of the veth, inside its network namespace) carries the pod MTU."""
+    want = pod_mtu(node)
+    if want is None:
+        return []   # no VTEP to size pods from: vtep_present says so
+    expected = "eth0 mtu %s" % want
+    if pod.get("interfaces") is None:
+        return [_not_run("pod_mtu", node, "pods", label, expected,
+                         pod.get("interfaces_error") or "its network namespace was not read")]
+    eth0 = [i for i in pod["interfaces"] if i.get("name") == "eth0"]
+    found = "eth0 mtu %s" % eth0[0].get("mtu") if eth0 else "no eth0 (%s)" % (
+        ", ".join(i.get("name") or "?" for i in pod["interfaces"]) or "no interface")
+    return [_result("pod_mtu", node["name"], label, bool(eth0) and eth0[0].get("mtu") == want, expected, found)]
+
+
 def check_pods(node, cfg):
     name = node["name"]
     facts = node.get("pod_sandboxes") or {}
+    if not facts.get("present"):
+        # no crictl, so no pod can be judged here: said so, and FAILED where the inventory expects pods
+        return _family_not_run(node, "pods", "pod sandboxes", "crictl not found on this node")
     out = []
     for pod in facts.get("sandboxes") or []:
         label = "pod %s/%s" % (pod.get("namespace"), pod.get("name"))
@@ -399,6 +463,8 @@ def check_pods(node, cfg):
             ip = pod.get("ip")
             inside = bool(ip) and ipaddress.ip_address(u"%s" % ip) in _net(subnet)
             out.append(_result("pod_address_in_lease", name, label, inside, "an address in %s" % subnet, ip))
+        if (pod.get("namespace_options") or {}).get("network", "POD") == "POD" and pod.get("pid_alive"):
+            out += _check_pod_mtu(node, label, pod)
         pid_mode = (pod.get("namespace_options") or {}).get("pid", "CONTAINER")
         shared = list(cfg["shared_namespaces"])
         private = list(cfg["private_namespaces"])
@@ -446,6 +512,57 @@ def check_annotations(node, api_nodes):
             "vtep_mac": (vtep.get("mac") or "").lower() or None}
     got = dict((k, api.get(k)) for k in want)
     return [_result("node_annotations", name, label, got == want, want, got)]
+
+
+def nodes_read_here(node):
+    """(read, why not): whether this node read Node objects or flannel's etcd leases, and why it did not."""
+    flannel = node.get("flannel") or {}
+    read = flannel.get("nodes_read")
+    if read is None:
+        read = ["some"] if flannel.get("nodes") else []
+    why = "; ".join(flannel.get("nodes_unread") or []) or "neither Node objects nor etcd leases were read"
+    return bool(read), why
+
+
+def check_node_objects(node, api_nodes):
+    """node_annotations on ``node``: judged against what any node read, 'not run' when no node read anything,
+    and FAILED on a node that must read Node objects (or leases) itself but did not."""
+    out = []
+    if _required(node, "node_objects"):
+        read, why = nodes_read_here(node)
+        if not read:
+            out.append(_not_run("node_annotations", node, "node_objects", "Node objects read on this node",
+                                "Node objects (kubeconfig) or flannel's etcd leases", why))
+    if api_nodes:
+        return out + check_annotations(node, api_nodes)
+    if out:
+        return out      # already FAILED for the same reason
+    return [_not_run("node_annotations", node, "node_objects", "Node %s" % (node.get("node_name") or node["name"]),
+                     "what flannel published for it",
+                     "no node read Node objects (kubeconfig) or flannel's etcd leases")]
+
+
+def check_kubelet(node):
+    """The kubelet's own health endpoint, read on the node from loopback (gather.yml): HTTP 200 'ok'."""
+    kubelet = node.get("kubelet")
+    if not isinstance(kubelet, Mapping):
+        return [_not_run("kubelet_healthy", node, "kubelet", "kubelet", "HTTP 200 ok", "not probed")]
+    url = kubelet.get("url") or "kubelet healthz"
+    try:
+        status = int(kubelet.get("status"))
+    except (TypeError, ValueError):
+        status = -1
+    body = (kubelet.get("body") or "").strip()
+    if status == 200 and body == "ok":
+        return [_result("kubelet_healthy", node["name"], url, True, "HTTP 200 ok", "HTTP 200 ok")]
+    error = kubelet.get("error") or "no answer"
+    if error.startswith("Status code was"):
+        # ansible's uri module: "Status code was -1 and not [200]: Request failed: <urlopen error ...>"
+        error = error.split(": ", 1)[-1]
+    cause = error if status <= 0 else "HTTP %s: %s" % (status, " ".join(body.split()) or error)
+    if _required(node, "kubelet"):
+        return [_result("kubelet_healthy", node["name"], url, False, "HTTP 200 ok", cause)]
+    return [_not_run("kubelet_healthy", node, "kubelet", url, "HTTP 200 ok", "no healthy kubelet (%s)" % cause)]
 
 
 # ------------------------------------------------------------------------------------ Services and probes
@@ -677,6 +794,27 @@ def check_probes(probes, nodes, api, cfg):
 
 # ------------------------------------------------------------------------------------ cluster
 
+def check_mtu_uniform(nodes):
+    """One VTEP MTU on every node: the smallest underlay MTU among them minus VXLAN's overhead.
+
+    Each node's flanneld sizes its VTEP from its own underlay; a node at 9000 next to one at 1500 passes
+    vtep_mtu on both, yet its large packets to the other are dropped. Nodes without a VTEP or an underlay MTU
+    are left to vtep_present.
+    """
+    sized = [(n["name"], ((n.get("flannel") or {}).get("vtep") or {})) for n in nodes]
+    sized = [(name, vtep) for name, vtep in sized if vtep.get("present") and isinstance(vtep.get("underlay_mtu"), int)]
+    if not sized:
+        return []
+    smallest, where = min((vtep["underlay_mtu"], name) for name, vtep in sized)
+    want = smallest - VXLAN_OVERHEAD
+    expected = "%s (smallest underlay MTU %s, on %s, - %s)" % (want, smallest, where, VXLAN_OVERHEAD)
+    out = [_result("vtep_mtu_uniform", name, "%s mtu" % vtep.get("name"), False, expected,
+                   "%s (underlay %s)" % (vtep.get("mtu"), vtep["underlay_mtu"]))
+           for name, vtep in sized if vtep.get("mtu") != want]
+    return out or [_result("vtep_mtu_uniform", "cluster", "VTEP mtu", True, expected,
+                           ", ".join("%s=%s" % (name, vtep.get("mtu")) for name, vtep in sized))]
+
+
 def check_overlaps(nodes):
     out = []
     leased = [(n["name"], _net(node_subnet(n))) for n in nodes if node_subnet(n)]
@@ -715,20 +853,31 @@ def _view_of(hostvars, name):
 
 
 def verify_cluster(nodes, settings, probes=None):
-    """Run every check. ``nodes``: [{'name', 'node_ip', 'node_name', 'flannel', 'cni', 'pod_sandboxes',
-    'kube_proxy'}] (``gathered: False`` for a host that reported nothing); ``settings``: every key of SETTINGS;
-    ``probes``: what roles/verify/tasks/probe.yml saw, or None when no probe ran."""
+    """Run every check. ``nodes``: [{'name', 'node_ip', 'node_name', 'flannel', 'cni', 'pod_sandboxes', 'kubelet',
+    'require', 'kube_proxy'}] (``gathered: False`` for a host that reported nothing, with its error, and its
+    kubelet probe and ``require`` when it got that far); ``require``: every key of REQUIREMENTS; ``settings``:
+    every key of SETTINGS; ``probes``: what roles/verify/tasks/probe.yml saw, or None when no probe ran."""
     absent = [k for k in SETTINGS if (settings or {}).get(k) is None]
     if absent:
         raise ValueError("network verdict: settings missing: %s" % ", ".join(absent))
     cfg = dict(settings)
     missing = [n for n in nodes if n.get("gathered") is False]
     nodes = [n for n in nodes if n.get("gathered") is not False]
-    results = [_result("facts_gathered", n["name"], "facts", False, "flannel, cni and pod sandbox facts",
-                       n.get("error") or "host failed or unreachable") for n in missing]
+    results = []
+    for node in missing:
+        results.append(_result("facts_gathered", node["name"], "facts", False, "flannel, cni and pod sandbox facts",
+                               node.get("error") or "host failed or unreachable"))
+        if "kubelet" in node:
+            # the kubelet is probed before the facts are read: a node whose runtime is down still says
+            # whether its kubelet answers
+            results += check_kubelet(node)
+    for node in nodes:
+        for family in REQUIREMENTS:
+            _required(node, family)
     api_nodes = next((n["flannel"]["nodes"] for n in nodes if (n.get("flannel") or {}).get("nodes")), [])
     for node in nodes:
         peers = [p for p in nodes if p["name"] != node["name"]]
+        results += check_kubelet(node)
         results += check_subnet(node, cfg)
         results += check_bridge(node, cfg)
         results += check_vtep(node, cfg)
@@ -738,8 +887,9 @@ def verify_cluster(nodes, settings, probes=None):
         results += check_pods(node, cfg)
         results += check_cni(node, cfg)
         results += check_pod_wiring(node, cfg)
-        results += check_annotations(node, api_nodes)
+        results += check_node_objects(node, api_nodes)
     results += check_overlaps(nodes)
+    results += check_mtu_uniform(nodes)
     api = api_services_of(nodes)
     for node in nodes:
         results += check_service_rules(node, api, cfg)
@@ -748,20 +898,31 @@ def verify_cluster(nodes, settings, probes=None):
 
 
 def summary_table(results):
-    """Lines of a per-node, per-check table: passed/failed counts."""
+    """Lines of a per-node, per-check table: passed/failed/not run counts, then why checks did not run."""
     rows = {}
+    column = {"ok": 0, "FAILED": 1, "not run": 2}
     for res in results:
         key = (res["node"], res["check"])
-        ok, bad = rows.get(key, (0, 0))
-        rows[key] = (ok + 1, bad) if res["ok"] else (ok, bad + 1)
+        counts = rows.setdefault(key, [0, 0, 0])
+        counts[column[res.get("status") or ("ok" if res["ok"] else "FAILED")]] += 1
     width_node = max([len("node")] + [len(k[0]) for k in rows])
     width_check = max([len("check")] + [len(k[1]) for k in rows])
-    fmt = "%-" + str(width_node) + "s  %-" + str(width_check) + "s  %6s  %6s  %s"
-    lines = [fmt % ("node", "check", "passed", "failed", "verdict")]
-    for (node, check), (ok, bad) in sorted(rows.items()):
-        lines.append(fmt % (node, check, ok, bad, "FAIL" if bad else "ok"))
+    fmt = "%-" + str(width_node) + "s  %-" + str(width_check) + "s  %6s  %6s  %7s  %s"
+    lines = [fmt % ("node", "check", "passed", "failed", "not run", "verdict")]
+    for (node, check), (ok, bad, skipped) in sorted(rows.items()):
+        lines.append(fmt % (node, check, ok, bad, skipped, "FAIL" if bad else "ok" if ok else "not run"))
+    reasons = {}
+    for res in results:
+        if res.get("status") == "not run":
+            reason = res["found"][len("not run: "):] if str(res["found"]).startswith("not run: ") else res["found"]
+            checks = reasons.setdefault((res["node"], reason), [])
+            if res["check"] not in checks:
+                checks.append(res["check"])
+    for (node, reason), checks in sorted(reasons.items()):
+        lines.append("not run on %s: %s (%s)" % (node, ", ".join(checks), reason))
     failed = sum(1 for r in results if not r["ok"])
-    lines.append("%d checks, %d failed" % (len(results), failed))
+    skipped = sum(1 for r in results if r.get("status") == "not run")
+    lines.append("%d checks, %d failed, %d not run" % (len(results), failed, skipped))
     return lines
 
 

@@ -408,6 +408,19 @@ ansible_facts:
               description: filter rules flannel owns; same keys as RV(ansible_facts.flannel.iptables.masquerade).
               returned: when available
               type: dict
+        nodes_read:
+          description: Where RV(ansible_facts.flannel.nodes) came from on this host, C(kubernetes) (Node objects
+            through O(kubeconfig)) and/or C(etcd) (leases under O(etcd_prefix)); empty when it read neither.
+          returned: always
+          type: list
+          elements: str
+          sample: ["kubernetes"]
+        nodes_unread:
+          description: Why each source of RV(ansible_facts.flannel.nodes) that was not read was not.
+          returned: always
+          type: list
+          elements: str
+          sample: ["etcd: no etcd_prefix given"]
         nodes:
           description:
             - Node objects as flannel sees them (with O(kubeconfig)), then the leases of its etcd subnet manager
@@ -572,14 +585,25 @@ def gather(module):
 
     facts["iptables"] = gather_iptables(module, subnet_env) if params["iptables"] else {"available": False}
 
+    # Whether Node objects (or leases) were read here, and why not, is reported: the verdict says which checks
+    # could not run for want of them, and fails a host the inventory expects to read them.
+    facts["nodes_read"], facts["nodes_unread"] = [], []
     kubeconfig = params["kubeconfig"]
     if kubeconfig and os.path.exists(kubeconfig):
         kubectl = module.get_bin_path(params["kubectl"], required=True, opt_dirs=["/usr/local/bin"])
         cmd = [kubectl, "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"]
         facts["nodes"] = parse_nodes(run_checked(module, cmd), source=" ".join(cmd))
+        facts["nodes_read"].append("kubernetes")
+    else:
+        facts["nodes_unread"].append("kubernetes: %s" % ("kubeconfig %s does not exist" % kubeconfig if kubeconfig
+                                                         else "no kubeconfig given"))
     etcdctl = module.get_bin_path(params["etcdctl"]) if params["etcd_prefix"] else None
     if etcdctl:
         facts["nodes"] += gather_etcd_leases(module, etcdctl, params["etcd_prefix"].rstrip("/"))
+        facts["nodes_read"].append("etcd")
+    else:
+        facts["nodes_unread"].append("etcd: %s" % ("%s not found" % params["etcdctl"] if params["etcd_prefix"]
+                                                   else "no etcd_prefix given"))
     return facts
 
 

@@ -18,6 +18,9 @@ description:
     one pass over C(/proc), as C(lsns) does.
   - For each sandbox, counts the pause processes in the pod's network and IPC namespaces (exactly one is healthy)
     and tells for every container which namespaces it shares with the pause process.
+  - Reads the interfaces of every ready sandbox on the pod network inside its network namespace, one
+    C(nsenter --net=/proc/<pause pid>/ns/net ip -d -j addr show) per pod (the pod's eth0 and its MTU); with
+    O(interfaces=false) or without nsenter, RV(ansible_facts.pod_sandboxes.sandboxes[].interfaces) is null.
   - A host without crictl gets RV(ansible_facts.pod_sandboxes.present=false), not an error.
   - Malformed or empty command output fails the module, naming the command and what was wrong.
 version_added: "1.0.0"
@@ -40,7 +43,12 @@ options:
     type: list
     elements: str
     default: [pause]
+  interfaces:
+    description: Whether to read the interfaces inside each pod's network namespace (one command per pod).
+    type: bool
+    default: true
 requirements:
+  - nsenter (util-linux) and iproute2 with JSON output, for the pods' interfaces
   - crictl with C(-o json) and several ids per C(inspect)/C(inspectp) call (v1.22 prints one document per id,
     newer releases one array; both are read)
 attributes:
@@ -157,6 +165,36 @@ ansible_facts:
               description: PIDs of processes named in O(pause_commands) in the pod's net and IPC namespaces.
               type: list
               elements: int
+            interfaces:
+              description: Interfaces inside the pod's network namespace, read for ready sandboxes on the pod
+                network (null for the others, with O(interfaces=false), or when they could not be read).
+              type: list
+              elements: dict
+              contains:
+                name:
+                  description: Interface name.
+                  type: str
+                  sample: eth0
+                mtu:
+                  description: Its MTU.
+                  type: int
+                  sample: 1450
+                up:
+                  description: Whether the UP flag is set.
+                  type: bool
+                kind:
+                  description: Link kind (veth for the pod's end of its veth pair), null for lo.
+                  type: str
+                  sample: veth
+                addresses:
+                  description: IPv4 addresses in CIDR form.
+                  type: list
+                  elements: str
+                  sample: ["172.16.0.15/24"]
+            interfaces_error:
+              description: Why the interfaces of a ready pod-network sandbox could not be read, else null.
+              type: str
+              sample: nsenter not found
             containers:
               description: Running containers of the sandbox.
               type: list
@@ -208,6 +246,7 @@ from ansible.module_utils.sandbox_parse import (
     parse_containers,
     parse_inspect,
     parse_inspectp,
+    parse_pod_interfaces,
     parse_pods,
     parse_processes,
     read_proc_raw,
@@ -243,7 +282,34 @@ def gather(module):
     processes = parse_processes(read_proc_raw("/proc"))
     sandboxes = build_sandboxes(pods, containers, pod_details, ctr_details, processes,
                                 set(p["pause_commands"]))
+    for pod in sandboxes:
+        pod["interfaces"], pod["interfaces_error"] = None, None
+    if p["interfaces"]:
+        gather_interfaces(module, sandboxes)
     return {"present": True, "crictl": crictl, "sandboxes": sandboxes}
+
+
+def gather_interfaces(module, sandboxes):
+    """One command per ready pod on the pod network: its interfaces, seen from inside its network namespace.
+
+    A pod that went away between crictl and here (its pause pid gone) is noted on that pod, not a failure.
+    """
+    wanted = [pod for pod in sandboxes if pod.get("state") == "SANDBOX_READY" and pod.get("pid_alive")
+              and (pod.get("namespace_options") or {}).get("network") == "POD"]
+    if not wanted:
+        return
+    nsenter = module.get_bin_path("nsenter")
+    ip = module.get_bin_path("ip")
+    for pod in wanted:
+        if not nsenter or not ip:
+            pod["interfaces_error"] = "%s not found" % ("nsenter" if not nsenter else "ip")
+            continue
+        cmd = [nsenter, "--net=/proc/%d/ns/net" % pod["pid"], ip, "-d", "-j", "addr", "show"]
+        rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc != 0:
+            pod["interfaces_error"] = "%s failed (rc=%s): %s" % (" ".join(cmd), rc, (err or out).strip())
+            continue
+        pod["interfaces"] = parse_pod_interfaces(out, source=" ".join(cmd))
 
 
 def main():
@@ -253,6 +319,7 @@ def main():
             runtime_endpoint=dict(type="str"),
             timeout=dict(type="int", default=10),
             pause_commands=dict(type="list", elements="str", default=["pause"]),
+            interfaces=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )

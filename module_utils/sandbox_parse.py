@@ -9,6 +9,7 @@ import re
 
 from ansible.module_utils.netfacts_common import (
     ParseError,
+    ipv4_addresses,
     load_json,
     load_json_stream,
     require,
@@ -136,6 +137,22 @@ def parse_inspect(text, source="crictl inspect -o json"):
         info = doc.get("info") or {}
         cid = require(source, status, "id")
         out[cid] = {"pid": info.get("pid") or None, "pod_id": info.get("sandboxID")}
+    return out
+
+
+def parse_pod_interfaces(text, source="ip -d -j addr show (pod netns)"):
+    """The interfaces of a pod's network namespace (lo, eth0) from ``ip -d -j addr show`` run inside it."""
+    out = []
+    for link in load_json(source, text, list):
+        if not isinstance(link, dict) or "ifname" not in link:
+            raise ParseError(source, "entry without ifname: %r" % (link,))
+        out.append({
+            "name": link["ifname"],
+            "mtu": link.get("mtu"),
+            "up": "UP" in (link.get("flags") or []),
+            "kind": (link.get("linkinfo") or {}).get("info_kind"),
+            "addresses": ipv4_addresses(link),
+        })
     return out
 
 

@@ -61,6 +61,12 @@ def test_leases_disjoint_and_every_node_gathered(verdict):
     assert disjoint and all(r['ok'] for r in disjoint), [r['message'] for r in disjoint]
 
 
+def test_one_vtep_mtu_on_every_node(verdict):
+    """Every VTEP at the smallest underlay MTU among the nodes minus VXLAN's overhead (the cross-node rule)."""
+    uniform = [r for r in verdict.results if r['check'] == 'vtep_mtu_uniform']
+    assert uniform and all(r['status'] == 'ok' for r in uniform), [r['message'] for r in uniform]
+
+
 def test_nothing_else_failed(verdict):
     """Every check of the oracle, the pod and wiring checks included (test_pods.py names those per pod)."""
     failed = [r['message'] for r in verdict.results if not r['ok']]

@@ -101,6 +101,12 @@ def test_pod_address_in_node_lease(pod, verdict):
     verdict.assert_ok(node_name, ('pod_address_in_lease',), about=f'/{name}')
 
 
+def test_pod_eth0_at_the_pod_mtu(pod, verdict):
+    node_name, name, pod_id = pod
+    assert pod_id, name
+    verdict.assert_ok(node_name, ('pod_mtu',), about=f'/{name}')
+
+
 def test_container_shares_namespaces_with_pause(pod_container, verdict):
     node_name, name, pod_id, (ctr_name, _) = pod_container
     assert pod_id, name

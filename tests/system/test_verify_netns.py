@@ -93,6 +93,10 @@ def lab(tmp_path):
                 "verify_netns_dir": str(state / "netns"),
                 "verify_crictl": "kfa-no-crictl-here",
                 "verify_kubeconfig": str(state / "admin.conf"),
+                # namespaces, not kube nodes: no container runtime, no kubelet, no Node objects (said "not run")
+                "verify_require_pods": False,
+                "verify_require_kubelet": False,
+                "verify_require_node_objects": False,
             }
         inventory = {"all": {"vars": {"ansible_connection": "local"}, "children": {"kube_cluster": {"children": {
             "kube_control_plane": {"hosts": {names["a"]: hosts[names["a"]]}},

@@ -120,6 +120,8 @@ def test_module(case, tmp_path, monkeypatch, capsys):
         assert dig(facts, path) == want, path
     for path, want in (case.get("length") or {}).items():
         assert len(dig(facts, path)) == want, path
+    for path, part in (case.get("contains") or {}).items():
+        assert part in dig(facts, path), path
     # one command per data source: every listed command ran exactly once, nothing else ran
     assert len(runner.calls) == len(runner.expected), runner.calls
 

@@ -44,8 +44,23 @@ def _sandboxes():
     details = sandbox_parse.parse_inspectp(fixture_text("captured/crictl_inspectp_multi.json"))
     cdetails = sandbox_parse.parse_inspect(fixture_text("captured/crictl_inspect_multi.json"))
     procs = sandbox_parse.parse_processes(fixture_json("captured/proc_ns_raw.json"))
-    return {"present": True, "crictl": "/usr/local/bin/crictl",
-            "sandboxes": sandbox_parse.build_sandboxes(pods, ctrs, details, cdetails, procs, {"pause"})}
+    sandboxes = sandbox_parse.build_sandboxes(pods, ctrs, details, cdetails, procs, {"pause"})
+    for pod in sandboxes:
+        pod["interfaces"], pod["interfaces_error"] = None, None
+        if pod["namespace_options"]["network"] == "POD":
+            # what pod_sandbox_facts reads inside a pod's netns (the captured pod namespace); that pod was made by
+            # hand at the veth default 1500, the CNI bridge plugin gives a pod the VTEP's MTU (its cni0 ports show 1450)
+            pod["interfaces"] = sandbox_parse.parse_pod_interfaces(fixture_text("captured/plain_ip_d_j_addr.json"))
+            pod["interfaces"][1]["mtu"] = 1450
+    return {"present": True, "crictl": "/usr/local/bin/crictl", "sandboxes": sandboxes}
+
+
+# What gather.yml puts in every view besides the facts: the kubelet's answer on loopback, what must run there.
+KUBELET_OK = {"url": "http://127.0.0.1:10248/healthz", "status": 200, "body": "ok", "error": ""}
+
+
+def _require(pods=False, node_objects=False, kubelet=True):
+    return {"pods": pods, "node_objects": node_objects, "kubelet": kubelet}
 
 
 def _cni(prefix, leases):
@@ -63,10 +78,12 @@ def healthy_cluster():
     """Two nodes as the verify role collects them, every value parsed from captured output."""
     node = {"name": "kfa-cap-node", "node_ip": "192.168.100.10", "flannel": _flannel("node"),
             "cni": _cni("node", fixture_json("captured/host_local_tree.json")),
-            "pod_sandboxes": _sandboxes()}
+            "pod_sandboxes": _sandboxes(), "kubelet": dict(KUBELET_OK), "require": _require(pods=True)}
+    # the peer has no container runtime (no crictl): its pod checks do not run, and need not
     peer = {"name": "kfa-cap-peer", "node_ip": "192.168.100.101", "flannel": _flannel("peer"),
             "cni": _cni("peer", {}),
-            "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []}}
+            "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []},
+            "kubelet": dict(KUBELET_OK), "require": _require(pods=False)}
     return [node, peer]
 
 
@@ -87,9 +104,22 @@ def published(nodes):
              "kube_subnet_manager": True} for n in nodes]
 
 
+def _v0161_iptables():
+    """flannel v0.16.1's own rules for kfa-cap-node's lease (fixtures/captured/v0161_*: no comments, no
+    --random-fully), as flannel_facts reports them."""
+    nat = flannel_parse.parse_iptables_save(fixture_text("captured/v0161_iptables_save_nat.txt"))["nat"]
+    filt = flannel_parse.parse_iptables_save(fixture_text("captured/v0161_iptables_save_filter.txt"))["filter"]
+    ipt = flannel_parse.flannel_iptables(nat, filt, "172.16.0.0/16", "172.16.0.0/24")
+    ipt["available"] = True
+    return ipt
+
+
 def break_cluster(case):
     nodes = copy.deepcopy(healthy_cluster())
     by_name = dict((n["name"], n) for n in nodes)
+    if case.get("iptables") == "v0.16.1":
+        # kfa-cap-node's rules as flannel v0.16.1 writes them
+        by_name["kfa-cap-node"]["flannel"]["iptables"] = _v0161_iptables()
     if case.get("api_nodes"):
         # the control-plane node read the Node objects (flannel_facts with a kubeconfig), or with
         # api_nodes: etcd, flannel's etcd leases (no node name: found by public IP)
@@ -110,6 +140,10 @@ def break_cluster(case):
             dig(by_name[name], path).append(value)
     names = [n["name"] for n in nodes]
     views = [None if n["name"] in (case.get("unreachable") or []) else n for n in nodes]
+    failed = case.get("gather_failed") or {}
+    # gather.yml's rescue: the failed task and its message, the kubelet probe made before, what the node requires
+    views = [dict(gathered=False, error=failed[v["name"]], kubelet=v["kubelet"], require=v["require"])
+             if v is not None and v["name"] in failed else v for v in views]
     return netcheck.collect_nodes(names, views)
 
 
@@ -150,15 +184,47 @@ def test_summary_table_marks_failures():
     case = [c.values[0] for c in load_cases("netcheck") if c.values[0]["id"] == "route-to-peer-missing"][0]
     lines = netcheck.summary_table(netcheck.verify_cluster(break_cluster(case), SETTINGS))
     row = [line for line in lines if "route_to_peer" in line and "kfa-cap-node" in line][0]
-    assert row.split()[-3:] == ["0", "1", "FAIL"]
-    assert lines[-1].endswith(", 1 failed")
+    assert row.split()[-4:] == ["0", "1", "0", "FAIL"]
+    assert ", 1 failed, " in lines[-1]
+
+
+def test_checks_that_could_not_run_are_said_so_with_the_reason():
+    """kfa-cap-peer has no crictl and nobody read Node objects: those checks are 'not run' (ok: nothing is known
+    broken, and neither is required there), listed in the table with why, never silently missing."""
+    results = netcheck.verify_cluster(healthy_cluster(), SETTINGS)
+    skipped = sorted((r["check"], r["node"]) for r in results if r["status"] == "not run")
+    assert skipped == sorted([(c, "kfa-cap-peer") for c in netcheck.REQUIREMENTS["pods"][1]]
+                             + [("node_annotations", "kfa-cap-node"), ("node_annotations", "kfa-cap-peer")])
+    assert all(r["ok"] for r in results if r["status"] == "not run")
+    assert set(r["status"] for r in results) == {"ok", "not run"}
+    lines = netcheck.summary_table(results)
+    row = [line for line in lines if "pod_mtu" in line and "kfa-cap-peer" in line][0]
+    assert row.split()[-5:] == ["0", "0", "1", "not", "run"]
+    assert ("not run on kfa-cap-peer: pod_single_pause, pod_address_in_lease, pod_namespaces, pod_mtu, pod_on_bridge, "
+            "ipam_no_leaks (crictl not found on this node)") in lines
+    assert lines[-1].endswith(", 0 failed, 8 not run")
+
+
+def test_every_result_has_a_status():
+    results = netcheck.verify_cluster(break_cluster({"unreachable": ["kfa-cap-peer"]}), SETTINGS)
+    results += netcheck.verify_cluster(healthy_cluster(), SETTINGS)
+    assert set(r["status"] for r in results) <= set(netcheck.STATUSES)
+    assert all(r["ok"] == (r["status"] != "FAILED") for r in results)
+
+
+def test_a_view_without_its_requirements_is_refused():
+    """What must run on a node comes from the inventory (verify_require_*); the oracle does not guess it."""
+    nodes = healthy_cluster()
+    del nodes[1]["require"]["kubelet"]
+    with pytest.raises(ValueError, match="kfa-cap-peer: require.kubelet"):
+        netcheck.verify_cluster(nodes, SETTINGS)
 
 
 def test_filter_plugin_runs_the_same_checks():
     filters = netcheck.FilterModule().filters()
     nodes = filters["network_verify_nodes"](["kfa-cap-node", "kfa-cap-peer"], healthy_cluster())
     assert filters["network_verify"](nodes, SETTINGS) == netcheck.verify_cluster(healthy_cluster(), SETTINGS)
-    assert filters["network_verify_table"](filters["network_verify"](nodes, SETTINGS))[-1].endswith(" 0 failed")
+    assert " 0 failed, " in filters["network_verify_table"](filters["network_verify"](nodes, SETTINGS))[-1]
 
 
 def test_nodes_from_hostvars_a_failed_host_is_judged_not_gathered():
@@ -170,6 +236,33 @@ def test_nodes_from_hostvars_a_failed_host_is_judged_not_gathered():
     failed = sorted((r["check"], r["node"]) for r in results if not r["ok"])
     assert failed == [("facts_gathered", "kfa-cap-peer")]
     assert any(r["node"] == "kfa-cap-node" and r["check"] == "vtep_mtu" and r["ok"] for r in results)
+
+
+def test_a_node_whose_runtime_is_down_is_named_and_the_others_are_judged():
+    """containerd stopped on one of three nodes: facts_gathered FAILED for that node only, with crictl's cause; its
+    kubelet (probed before the facts) and both other nodes are still judged, all green."""
+    node, peer = healthy_cluster()
+    third = copy.deepcopy(peer)
+    third.update(name="kfa-cap-third", node_ip="192.168.100.102")
+    hostvars = {
+        "kfa-cap-node": {"__verify_node": node},
+        "kfa-cap-peer": {"__verify_node": {"gathered": False, "kubelet": dict(KUBELET_OK), "require": _require(),
+                                           "error": "Read pod sandboxes, their pause processes and namespaces: "
+                                                    "crictl pods -o json failed (rc=1): connect: connection refused"}},
+        "kfa-cap-third": {"__verify_node": third},
+    }
+    nodes = netcheck.collect_nodes(["kfa-cap-node", "kfa-cap-peer", "kfa-cap-third"], hostvars)
+    results = netcheck.verify_cluster(nodes, SETTINGS)
+    failed = [r for r in results if not r["ok"]]
+    # the third node is a copy of the peer (same lease, same VTEP): what that makes wrong is left out here
+    assert [(r["check"], r["node"]) for r in failed
+            if "kfa-cap-third" not in r["node"] and "kfa-cap-third" not in r["object"]] == [
+        ("facts_gathered", "kfa-cap-peer")]
+    assert "crictl pods -o json failed (rc=1): connect: connection refused" in failed[0]["message"]
+    peer_results = [(r["check"], r["status"]) for r in results if r["node"] == "kfa-cap-peer"]
+    assert peer_results == [("facts_gathered", "FAILED"), ("kubelet_healthy", "ok")]
+    assert any(r["node"] == "kfa-cap-node" and r["check"] == "pod_mtu" and r["ok"] for r in results)
+    assert any(r["node"] == "kfa-cap-third" and r["check"] == "kubelet_healthy" and r["ok"] for r in results)
 
 
 def test_a_node_that_could_not_be_read_is_reported_with_the_cause():
@@ -250,6 +343,7 @@ def flanneld_cluster():
                     "bridge": cni_parse.parse_bridge(text("ip_d_j_addr.json"), "cni0"),
                     "ipam": cni_parse.parse_host_local(json.loads(text("host_local_tree.json")))},
             "pod_sandboxes": {"present": False, "crictl": None, "sandboxes": []},
+            "kubelet": dict(KUBELET_OK), "require": _require(node_objects=prefix == "m"),
         })
     return nodes
 

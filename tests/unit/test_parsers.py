@@ -88,6 +88,8 @@ def _run(case):
         return sandbox_parse.parse_inspect(text)
     if kind == "processes":
         return sandbox_parse.parse_processes(json.loads(text))
+    if kind == "pod_interfaces":
+        return sandbox_parse.parse_pod_interfaces(text)
     raise AssertionError("unknown parser %s" % kind)
 
 

@@ -3,7 +3,9 @@ check function (kube_pods.py) fail naming what it found, restore, see it green a
 
 Two kinds of fault: on the first worker's node (a route, a flannel iptables rule with flanneld frozen by
 SIGSTOP so that its 5 s resync does not put the rule back before the check runs), and pods made wrong through
-the API (host network, a shared PID namespace, a client that leaves the pod's namespaces). Usable against any
+the API (host network, a shared PID namespace, a client that leaves the pod's namespaces). Then a sick node
+under verify.yml itself: containerd or the kubelet stopped on the first worker must fail the verdict naming
+that worker and the cause, while every other node is still judged, all green. Usable against any
 inventory, like test_cluster_pods.py (--kube-inventory); it changes node state only between a break and its
 restore (in a finally), and its pods live in namespaces deleted at the end.
 """
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 import kube_pods
 import tokens
+from conftest import run_verify
 
 NAMESPACE = 'kf-cluster-faults'
 BAD_NAMESPACE = 'kf-cluster-faults-bad'
@@ -167,6 +172,63 @@ def test_pod_fault_is_caught(cluster, pods, bad_pods, name):
         check(cluster, bad_pods[bad])
     print(f'\n{name}: {caught.value}')
     assert expect in str(caught.value), f'{name}: the check failed without saying {expect!r}: {caught.value}'
+
+
+# ------------------------------------------------------------------------------------ a sick node, verify.yml
+@dataclass
+class ServiceFault:
+    service: str        # systemd unit stopped on the worker
+    check: str          # the oracle's check that must fail for that worker
+    cause: str          # what its message must say about why
+    ready: str          # shell on the worker: returns 0 once the service is back and answering
+
+
+SERVICE_FAULTS = {
+    # crictl cannot reach the runtime: the worker's facts cannot be read (facts_gathered, with crictl's error);
+    # its pods keep running (containerd's shims outlive it) and the other nodes are judged as usual
+    'containerd_stopped': ServiceFault('containerd', 'facts_gathered', 'crictl', 'crictl info >/dev/null 2>&1'),
+    # nothing listens on the kubelet's health port: kubelet_healthy names the refused connection
+    'kubelet_stopped': ServiceFault('kubelet', 'kubelet_healthy', 'Connection refused',
+                                    'test "$(curl -s http://127.0.0.1:10248/healthz)" = ok'),
+}
+
+
+def _verify_report(cluster) -> tuple:
+    """(results, output, rc) of one playbooks/verify.yml run on the cluster's inventory."""
+    report = Path(tempfile.mkdtemp()) / 'report.json'
+    run = run_verify(cluster.inventory, report)
+    output = run.stdout + run.stderr
+    assert report.exists(), f'verify.yml wrote no report (rc {run.returncode}):\n{output[-5000:]}'
+    return json.loads(report.read_text())['results'], output, run.returncode
+
+
+@pytest.mark.parametrize('name', list(SERVICE_FAULTS))
+def test_verify_names_a_sick_node_and_judges_the_others(cluster, name):
+    fault, worker = SERVICE_FAULTS[name], cluster.workers[0]
+    others = [n for group in kube_pods.groups(cluster.inventory).values() for n in group if n != worker.name]
+    worker.host.run_expect([0], f'systemctl stop {fault.service}')
+    try:
+        results, output, rc = _verify_report(cluster)
+    finally:
+        worker.host.run_expect([0], f'systemctl start {fault.service}; i=0; until {fault.ready}; do i=$((i+1)); '
+                                    '[ $i -lt 120 ] || exit 1; sleep 1; done')
+    failed = [r for r in results if r['status'] == 'FAILED']
+    print(f'\n{name}: ' + '\n'.join(r['message'] for r in failed))
+    assert rc != 0, f'verify.yml passed with {fault.service} stopped on {worker.name}:\n{output[-3000:]}'
+    named = [r for r in failed if r['node'] == worker.name and r['check'] == fault.check]
+    assert named, f'verify.yml did not fail {fault.check} on {worker.name}:\n{output[-3000:]}'
+    assert any(fault.cause in r['message'] for r in named), \
+        f'{fault.check} on {worker.name} does not say {fault.cause!r}: {[r["message"] for r in named]}'
+    assert [r['node'] for r in failed if worker.name not in r['node'].split(',')] == [], \
+        'only the sick worker may fail: ' + '\n'.join(r['message'] for r in failed)
+    for other in others:
+        judged = [r for r in results if r['node'] == other]
+        assert judged, f'{other}: no result at all while {fault.service} was stopped on {worker.name}'
+        assert all(r['status'] == 'ok' for r in judged), [r['message'] for r in judged if r['status'] != 'ok']
+    # restored: green again
+    results, output, rc = _verify_report(cluster)
+    assert rc == 0 and not [r for r in results if not r['ok']], \
+        f'verify.yml still fails after {fault.service} was started again on {worker.name}:\n{output[-3000:]}'
 
 
 # ------------------------------------------------------------------------------------------- token fault

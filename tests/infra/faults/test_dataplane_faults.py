@@ -66,6 +66,21 @@ class Fault:
     restores: str       # shell run in NODE
 
 
+def nat_rule(node, spec: str) -> str:
+    """The nat POSTROUTING rule with `spec` as `iptables -t nat -S` prints it, minus its leading `-A POSTROUTING `.
+
+    Found by what it does, not by its comment: flannel v0.16.3 writes `-m comment --comment "flannel masq"` into
+    its rules, v0.16.1 writes no comment at all, and either may add `--random-fully` to a MASQUERADE. The text
+    returned is the rule as this flanneld wrote it, ready for `iptables -t nat -D|-C POSTROUTING <text>`.
+    """
+    lines = node.check_output('iptables -t nat -S POSTROUTING').splitlines()
+    for line in lines:
+        bare = re.sub(r' -m comment --comment ("[^"]*"|\S+)', '', line)
+        if re.sub(r' --random-fully$', '', bare) == f'-A POSTROUTING {spec}':
+            return line[len('-A POSTROUTING '):]
+    raise AssertionError(f'no nat POSTROUTING rule "{spec}" among:\n' + '\n'.join(lines))
+
+
 @pytest.fixture(scope='module')
 def lab():
     """What the faults need to know about the live lab: leases, VTEP MACs, addresses, the pod's pause."""
@@ -77,12 +92,14 @@ def lab():
     mtu = json.loads(node.check_output('ip -j link show flannel.1'))[0]['mtu']
     network = dict(line.split('=', 1) for line in node.file('/run/flannel/subnet.env').content_string.split())[
         'FLANNEL_NETWORK']
-    return {'peer_subnet': peer_subnet, 'peer_mac': peer_mac, 'peer_ip': peer_ip, 'mtu': mtu, 'network': network}
+    # flannel's MASQUERADE for pod traffic leaving the cluster CIDR, as this flanneld wrote it
+    masq = nat_rule(node, f'-s {network} ! -d 224.0.0.0/4 -j MASQUERADE')
+    return {'peer_subnet': peer_subnet, 'peer_mac': peer_mac, 'peer_ip': peer_ip, 'mtu': mtu, 'network': network,
+            'masq': masq}
 
 
 def faults(lab) -> list:
-    s, mac, ip, n = lab['peer_subnet'], lab['peer_mac'], lab['peer_ip'], lab['network']
-    masq = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
+    s, mac, ip, n, masq = lab['peer_subnet'], lab['peer_mac'], lab['peer_ip'], lab['network'], lab['masq']
     return [
         Fault('route_deleted', f'test_flannel.py::test_peer[{NODE}->{PEER}-route_to_peer]', f'({PEER}): expected',
               'route_to_peer', f'ip route del {s} dev flannel.1',
@@ -172,8 +189,7 @@ def test_checks_catch_fault(lab, name):
 
 def test_flanneld_resync_restores_a_deleted_rule(lab, measured):
     """Measure how soon a running flanneld puts back a deleted masquerade rule (--iptables-resync, 5 s)."""
-    n = lab['network']
-    rule = f'-s {n} ! -d 224.0.0.0/4 -m comment --comment "flannel masq" -j MASQUERADE --random-fully'
+    rule = lab['masq']
     node = host(NODE)
     node.run_expect([0], f'iptables -t nat -D POSTROUTING {rule}')
     start = time.monotonic()
@@ -199,8 +215,9 @@ def test_killed_flanneld_rebuilds_everything(measured):
     node = host(NODE)
     network = ipaddress.ip_interface(dict(line.split('=', 1) for line in node.file(
         '/run/flannel/subnet.env').content_string.split())['FLANNEL_NETWORK']).network
+    # flannel's nat rules are the POSTROUTING rules naming its network (v0.16.1 writes them without a comment)
     node.run_expect([0], 'systemctl kill -s KILL flanneld && ip link del flannel.1 && rm /run/flannel/subnet.env && '
-                         'iptables-save -t nat | grep -- "-A POSTROUTING.*flannel" | sed "s/^-A/-D/" | '
+                         f'iptables -t nat -S POSTROUTING | grep -F -- " {network} " | sed "s/^-A/-D/" | '
                          'xargs -r -L1 iptables -t nat')
     # systemd restarts flanneld within seconds, faster than a verify.yml run: the wipe is seen directly (the
     # checks that name each part of it are the fault cases above)
