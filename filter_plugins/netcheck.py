@@ -702,10 +702,30 @@ def _probe_lines(text):
     return found
 
 
+def _cluster_not_run(check, obj, reason):
+    res = _result(check, "cluster", obj, True, "run", "not run: %s" % reason)
+    res.update(status="not run", message="not run: %s on cluster %s: %s" % (check, obj, reason))
+    return res
+
+
+def check_services(nodes, api, cfg):
+    """service_rules on every node; 'not run' for the cluster when no node read the API's Services."""
+    if not cfg["services"]:
+        return []
+    if api is None:
+        return [_cluster_not_run("service_rules", "Services %s" % ", ".join(cfg["services"]),
+                                 "no node read the API's Services (verify_kubeconfig on none of them)")]
+    out = []
+    for node in nodes:
+        out += check_service_rules(node, api, cfg)
+    return out
+
+
 def check_probes(probes, nodes, api, cfg):
     """Judge what the probes saw (roles/verify/tasks/probe.yml) against what the model says they must see."""
     if probes is None:
-        return []
+        return [_cluster_not_run("probe_pods_ready", "live probes (Services, DNS, node -> pod, host network, "
+                                 "NodePort, pod MTU path)", "no verify_probe_image")]
     if not probes.get("ran"):
         return [_result("probe_pods_ready", "cluster", "probe workloads", False, "probe pods and Services created",
                         probes.get("error") or "not run")]
@@ -891,8 +911,7 @@ def verify_cluster(nodes, settings, probes=None):
     results += check_overlaps(nodes)
     results += check_mtu_uniform(nodes)
     api = api_services_of(nodes)
-    for node in nodes:
-        results += check_service_rules(node, api, cfg)
+    results += check_services(nodes, api, cfg)
     results += check_probes(probes, nodes, api, cfg)
     return results
 
