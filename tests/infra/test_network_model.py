@@ -30,13 +30,13 @@ def probed(cluster, tmp_path_factory) -> Verdict:
 
 
 def pytest_generate_tests(metafunc):
-    if 'host' in metafunc.fixturenames:
-        metafunc.parametrize('host', sorted(_hosts(_inventory(metafunc.config))))
+    if 'kube_host' in metafunc.fixturenames:
+        metafunc.parametrize('kube_host', sorted(_hosts(_inventory(metafunc.config))))
 
 
 @pytest.mark.parametrize('check', CHECKS)
-def test_every_node(probed, host, check):
-    probed.assert_ok(host, (check,))
+def test_every_node(probed, kube_host, check):
+    probed.assert_ok(kube_host, (check,))
 
 
 def test_nothing_else_failed(probed):
