@@ -46,6 +46,9 @@ def service_rules(text, source="iptables-save -t nat"):
     chains, sorted. A Service port without endpoints has a REJECT rule in kube-proxy's filter table instead
     and appears here only through its node port, if any.
     """
+    if text is not None and not text.strip():
+        # a network namespace whose nat table was never loaded prints nothing: no kube-proxy there
+        return {"present": False, "services": {}}
     tables = parse_iptables_save(text, source=source)
     nat = tables.get("nat") or tables.get("")
     if nat is None:

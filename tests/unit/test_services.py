@@ -32,8 +32,9 @@ def test_rules_follow_each_service_port_to_its_endpoints():
                                          "kube-system/kube-dns:dns-tcp", "kube-system/kube-dns:metrics"]
 
 
-def test_a_node_without_kube_proxy_rules():
-    text = "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+@pytest.mark.parametrize("text", ["*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+                                  fixture_text("captured/empty_ns_iptables_save_all.txt")])
+def test_a_node_without_kube_proxy_rules(text):
     assert kube_proxy_parse.service_rules(text) == {"present": False, "services": {}}
 
 
