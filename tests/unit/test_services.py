@@ -120,3 +120,148 @@ def test_service_rules_not_run_without_the_api():
     nodes[0]["kube_proxy"]["api"] = None
     results = [r for r in netcheck.verify_cluster(nodes, _settings()) if r["check"] == "service_rules"]
     assert [(r["node"], r["status"]) for r in results] == [("cluster", "not run")]
+
+
+# ------------------------------------------------------------------------------------------- live probes
+# What roles/verify/tasks/probe.yml hands the oracle for the two captured nodes on a healthy cluster, written
+# out by hand in the shape of its inputs (kubectl get pods,services -o json; probe.sh's lines; uri results).
+# The lab runs the real thing: tests/infra/test_network_model.py and faults/test_network_model_faults.py.
+POD = {"kfa-cap-node": "172.16.0.10", "kfa-cap-peer": "172.16.1.10"}
+SVC = {"kfa-cap-node": "10.96.5.5", "kfa-cap-peer": "10.96.6.6"}
+
+
+def _objects():
+    items = [{"kind": "Pod", "metadata": {"name": "probe-%s" % n}, "status": {"podIP": ip}} for n, ip in POD.items()]
+    items += [{"kind": "Service", "metadata": {"name": "probe-%s" % n},
+               "spec": {"clusterIP": ip, "ports": [{"port": 80}]}} for n, ip in SVC.items()]
+    items.append({"kind": "Service", "metadata": {"name": "probe-nodeport"},
+                  "spec": {"clusterIP": "10.96.7.7", "ports": [{"port": 80, "nodePort": 31234}]}})
+    return {"items": items}
+
+
+def _pod_lines(node, peer):
+    dns = "kubeadm-flannel-verify.svc.cluster.local"
+    return "\n".join([
+        "dns=kubernetes.default.svc.cluster.local rc=0 10.96.0.1",
+        "dns=probe-%s.%s rc=0 %s" % (peer, dns, SVC[peer]),
+        "http=%s:80 rc=0 %s" % (SVC[peer], POD[node]),
+        "df=%s:1450 rc=0 1 packets transmitted, 1 received, 0%% packet loss, time 0ms" % POD[peer],
+        "df=%s:1451 rc=1 ping: local error: message too long, mtu=1450 1 packets transmitted, 0 received, "
+        "+1 errors, 100%% packet loss, time 0ms" % POD[peer],
+    ])
+
+
+def healthy_probes():
+    peers = {"kfa-cap-node": "kfa-cap-peer", "kfa-cap-peer": "kfa-cap-node"}
+    flannel = {"kfa-cap-node": "172.16.0.0", "kfa-cap-peer": "172.16.1.0"}
+    bridge = {"kfa-cap-node": "172.16.0.1", "kfa-cap-peer": "172.16.1.1"}
+    return {
+        "ran": True, "objects": _objects(),
+        "ready": [{"name": n, "rc": 0, "out": "pod/probe-%s condition met" % n, "error": ""} for n in POD],
+        "pod": [{"name": n, "rc": 0, "out": _pod_lines(n, peers[n]), "error": ""} for n in POD],
+        "host": [{"name": n, "rc": 0, "out": "http=%s rc=0 %s" % (POD[peers[n]], flannel[n]), "error": ""}
+                 for n in POD],
+        "node": [{"name": n, "rc": 0, "out": bridge[n], "error": ""} for n in POD],
+        "outside": [{"name": n, "rc": 0, "out": "172.16.0.0", "error": ""} for n in POD],
+    }
+
+
+def _probe_results(probes, nodes=None):
+    results = netcheck.verify_cluster(nodes or _cluster_with_api(), _settings(), probes)
+    return [r for r in results if r["check"] in PROBE_CHECKS]
+
+
+PROBE_CHECKS = ("probe_pods_ready", "service_dns", "service_clusterip", "node_to_pod", "hostnet_to_pod", "nodeport",
+                "pod_mtu_path")
+
+
+def test_probe_plan_is_a_ring_over_the_nodes_that_gathered():
+    pnodes = netcheck.probe_nodes(["kfa-cap-node", "kfa-cap-peer"], _cluster_with_api())
+    plan = netcheck.probe_plan(pnodes, _objects(), _settings())
+    assert plan["pod"][0]["probes"] == [
+        "dns=kubernetes.default.svc.cluster.local", "dns=probe-kfa-cap-peer.kubeadm-flannel-verify.svc.cluster.local",
+        "http=10.96.6.6:80", "df=172.16.1.10:1450", "df=172.16.1.10:1451"]
+    assert [e["peer"] for e in plan["pod"]] == ["kfa-cap-peer", "kfa-cap-node"]
+    assert plan["host"][1]["probes"] == ["http=172.16.0.10"]
+    assert [e["target"] for e in plan["outside"]] == ["192.168.100.10:31234", "192.168.100.101:31234"]
+    assert [e["target"] for e in plan["node"]] == ["172.16.0.10", "172.16.1.10"]
+
+
+def test_healthy_probes_pass_every_check():
+    results = _probe_results(healthy_probes())
+    assert sorted(set(r["check"] for r in results)) == sorted(PROBE_CHECKS)
+    assert [r["message"] for r in results if not r["ok"]] == []
+
+
+def _with(path_value_pairs):
+    probes = healthy_probes()
+    for kind, node, old, new in path_value_pairs:
+        entry = [e for e in probes[kind] if e["name"] == node][0]
+        if old is None:
+            entry.update(new)
+        else:
+            assert old in entry["out"], (old, entry["out"])
+            entry["out"] = entry["out"].replace(old, new)
+    return probes
+
+
+@pytest.mark.parametrize("change,fails,says", [
+    # CoreDNS gone: names no longer resolve from the pod on the peer
+    ([("pod", "kfa-cap-peer", "rc=0 10.96.0.1", "rc=2 -")], [("service_dns", "kfa-cap-peer")], "no answer"),
+    # the name resolves, but to something else than the Service's ClusterIP
+    ([("pod", "kfa-cap-node", "svc.cluster.local rc=0 10.96.6.6", "svc.cluster.local rc=0 10.96.9.9")],
+     [("service_dns", "kfa-cap-node")], "10.96.9.9"),
+    # the ClusterIP does not answer (kube-proxy's rules gone on the sender's node)
+    ([("pod", "kfa-cap-node", "http=10.96.6.6:80 rc=0 172.16.0.10", "http=10.96.6.6:80 rc=28 curl: (28) timed out")],
+     [("service_clusterip", "kfa-cap-node")], "no answer: curl: (28)"),
+    # the ClusterIP answers, but the endpoint saw a masqueraded source
+    ([("pod", "kfa-cap-node", "http=10.96.6.6:80 rc=0 172.16.0.10", "http=10.96.6.6:80 rc=0 172.16.1.0")],
+     [("service_clusterip", "kfa-cap-node")], "saw 172.16.1.0"),
+    # a black hole between the two nodes: a full-size packet is lost
+    ([("pod", "kfa-cap-peer", "df=172.16.0.10:1450 rc=0 1 packets transmitted, 1 received",
+       "df=172.16.0.10:1450 rc=1 1 packets transmitted, 0 received")], [("pod_mtu_path", "kfa-cap-peer")],
+     "172.16.0.10 on kfa-cap-node, 1450 bytes"),
+    # the pod's MTU is larger than flannel's: one byte over goes out
+    ([("pod", "kfa-cap-node", "df=172.16.1.10:1451 rc=1 ping: local error: message too long, mtu=1450",
+       "df=172.16.1.10:1451 rc=0")], [("pod_mtu_path", "kfa-cap-node")], "larger than expected"),
+    # the host-network pod's traffic is masqueraded to the node's address
+    ([("host", "kfa-cap-node", "rc=0 172.16.0.0", "rc=0 192.168.100.10")], [("hostnet_to_pod", "kfa-cap-node")],
+     "saw 192.168.100.10"),
+    ([("node", "kfa-cap-peer", None, {"rc": 1, "out": "", "error": "Status code was -1: timed out"})],
+     [("node_to_pod", "kfa-cap-peer")], "timed out"),
+    ([("outside", "kfa-cap-peer", None, {"rc": 1, "out": "", "error": "Connection refused"})],
+     [("nodeport", "kfa-cap-peer")], "192.168.100.101:31234"),
+    ([("ready", "kfa-cap-node", None, {"rc": 1, "error": "timed out waiting for the condition on pods/probe"})],
+     [("probe_pods_ready", "kfa-cap-node")], "timed out"),
+    # kubectl exec failed: every probe of that pod is named, with the cause
+    ([("pod", "kfa-cap-node", None, {"rc": 1, "out": "", "error": "error: unable to upgrade connection"})],
+     [("service_dns", "kfa-cap-node")] * 2 + [("service_clusterip", "kfa-cap-node")]
+     + [("pod_mtu_path", "kfa-cap-node")] * 2, "unable to upgrade connection"),
+], ids=["dns-no-answer", "dns-wrong-address", "clusterip-no-answer", "clusterip-masqueraded", "mtu-black-hole",
+        "mtu-too-large", "hostnet-masqueraded", "node-to-pod", "nodeport", "probe-pod-not-ready", "exec-failed"])
+def test_each_probe_failure_is_named(change, fails, says):
+    results = _probe_results(_with(change))
+    failed = sorted((r["check"], r["node"]) for r in results if not r["ok"])
+    assert failed == sorted(fails), [r["message"] for r in results if not r["ok"]]
+    assert says in [r for r in results if not r["ok"]][0]["message"]
+
+
+def test_probes_that_could_not_run_are_named():
+    results = _probe_results({"ran": False, "error": "Create the probe pods and Services: forbidden"})
+    assert [(r["check"], r["node"], r["ok"]) for r in results] == [("probe_pods_ready", "cluster", False)]
+    assert "forbidden" in results[0]["message"]
+
+
+def test_no_probe_image_is_not_run_not_silent():
+    results = _probe_results(None)
+    assert [(r["check"], r["status"]) for r in results] == [("probe_pods_ready", "not run")]
+    assert "no verify_probe_image" in results[0]["message"]
+
+
+def test_probe_outputs_from_command_and_uri_results():
+    out = netcheck.probe_outputs([
+        {"item": {"name": "a"}, "rc": 0, "stdout": "x\n", "stderr": ""},
+        {"item": {"name": "b"}, "status": 200, "content": "172.16.0.1\n", "msg": "OK (12 bytes)"},
+        {"item": {"name": "c"}, "status": -1, "msg": "Status code was -1: Connection refused"}])
+    assert [(o["name"], o["rc"], o["out"]) for o in out] == [("a", 0, "x"), ("b", 0, "172.16.0.1"), ("c", 1, "")]
+    assert out[2]["error"].endswith("Connection refused")
