@@ -47,8 +47,9 @@ lint: venv lint-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests/static/test_static.py -k shellcheck
 
+# Two workers (pytest-xdist): the validate cases are one ansible-playbook run each, CPU-bound, independent.
 test-unit: venv lint-deps
-	$(BIN)/python -m pytest -m 'not bundle'
+	$(BIN)/python -m pytest -n 2 -m 'not bundle'
 
 # The tests marked `bundle` (pytest.ini): verify.yml against real flanneld + kube-apiserver from the bundle.
 test-bundle: venv bundle
