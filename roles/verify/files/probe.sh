@@ -21,7 +21,7 @@ for probe in "$@"; do
       echo "$probe rc=$? $(echo "$out" | tr '\n' ' ')"
       ;;
     df)
-      out=$(ping -n -M do -c 1 -W 2 -s $((${target##*:} - 28)) "${target%:*}" 2>&1)
+      out=$(ping -n -M 'do' -c 1 -W 2 -s $((${target##*:} - 28)) "${target%:*}" 2>&1)
       echo "$probe rc=$? $(echo "$out" | grep -iE 'too long|received|unreachable|error' | tr '\n' ' ')"
       ;;
     *)
