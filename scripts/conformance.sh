@@ -176,13 +176,13 @@ dns_domain=$(kc -n kube-system get configmap coredns -o jsonpath='{.data.Corefil
 dns_domain=${dns_domain:-cluster.local}
 
 # --- Run ---------------------------------------------------------------------------------------------------
-log "e2e.test $(jq -r '.artifacts[] | select(.name == "e2e.test") | .version' "$V/manifest.json"), report in $report"
+log "e2e.test $(jq -r '.version' "$V/stamps/e2e.test.json"), report in $report"
 log "focus: $FOCUS"
 log "skip:  $SKIP"
 jq -n --arg focus "$FOCUS" --arg skip "$SKIP" --arg kc "${inventory:-$kubeconfig}" --arg netns "$netns" \
       --arg domain "$dns_domain" --slurpfile vm "$V/manifest.json" \
   '{focus:$focus, skip:$skip, cluster:$kc, netns:$netns, dns_domain:$domain,
-    artifacts:[$vm[0].artifacts[] | {name, version, sha256}],
+    artifacts:[($vm[0].artifacts // [])[] | {name, version, sha256}],
     images:[$vm[0].images[] | {ref, archive_sha256}]}' >"$report/run.json"
 start=$(date +%s)
 set +e
