@@ -102,13 +102,15 @@ chmod 0700 "$work"
 
 if [ -n "$inventory" ]; then
   [ -f "$inventory" ] || die "no inventory $inventory"
-  cp_host=$(ansible-inventory -i "$inventory" --graph kube_control_plane | sed -n 's/^ *|--\([^@].*\)$/\1/p' | head -1)
+  graph=$(ansible-inventory -i "$inventory" --graph kube_control_plane) || die "ansible-inventory failed on $inventory"
+  cp_host=$(sed -n 's/^ *|--\([^@].*\)$/\1/p' <<<"$graph" | head -1)
   [ -n "$cp_host" ] || die "$inventory has no host in kube_control_plane"
   # How Ansible reaches it: a lab node (podman container) has no address the host can reach.
   conn=$(ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
          ansible -i "$inventory" "$cp_host" -m ansible.builtin.debug \
-           -a 'msg={{ ansible_connection | default("ssh") }} {{ ansible_host | default(inventory_hostname) }}' \
-         | jq -r --arg h "$cp_host" '.plays[0].tasks[0].hosts[$h].msg')
+           -a '{"msg": "{{ ansible_connection | default(\"ssh\") }} {{ ansible_host | default(inventory_hostname) }}"}') \
+    || die "ansible could not read how $cp_host is reached: $conn"
+  conn=$(jq -r --arg h "$cp_host" '.plays[0].tasks[0].hosts[$h].msg' <<<"$conn")
   if [ -z "$netns" ] && [ "${conn%% *}" = lab_podman ]; then
     mode=$(podman inspect "${conn#* }" --format '{{.HostConfig.NetworkMode}}') || die "no lab node ${conn#* } (make lab)"
     netns=${mode#ns:/run/netns/}
