@@ -37,6 +37,9 @@ TIMEOUT=90m
 
 log() { printf '%s [conformance] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 2; }
+# Nothing ends this script without saying where.
+set -o errtrace
+trap 'log "ERROR: line $LINENO: $BASH_COMMAND exited $?"' ERR
 usage() { awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; }
 
 inventory=""; kubeconfig=""; netns=""; report=""; list=0
@@ -173,8 +176,8 @@ if [ -n "$missing" ]; then
   die "import them first: ansible-playbook [-i INVENTORY] lab/verification_images.yml (see README, Conformance)"
 fi
 # The cluster's DNS domain, as CoreDNS serves it (kubeadm's networking.dnsDomain).
-dns_domain=$(kc -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}' \
-             | sed -n 's/^ *kubernetes \([^ ]*\) .*/\1/p' | head -1)
+corefile=$(kc -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}') || corefile=""
+dns_domain=$(sed -n 's/^ *kubernetes \([^ ]*\) .*/\1/p' <<<"$corefile" | head -1)
 dns_domain=${dns_domain:-cluster.local}
 
 # --- Run ---------------------------------------------------------------------------------------------------
@@ -187,13 +190,11 @@ jq -n --arg focus "$FOCUS" --arg skip "$SKIP" --arg kc "${inventory:-$kubeconfig
     artifacts:[($vm[0].artifacts // [])[] | {name, version, sha256}],
     images:[$vm[0].images[] | {ref, archive_sha256}]}' >"$report/run.json"
 start=$(date +%s)
-set +e
+rc=0
 KUBE_TEST_REPO_LIST=$report/repo-list.yaml timeout "$TIMEOUT" "${in_ns[@]}" "$E2E" \
   --provider=skeleton --kubeconfig="$kubeconfig" --kubectl-path="$KUBECTL" --dns-domain="$dns_domain" \
   --report-dir="$report" --disable-log-dump --ginkgo.noColor \
-  --ginkgo.focus="$FOCUS" --ginkgo.skip="$SKIP" >"$report/e2e.log" 2>&1
-rc=$?
-set -e
+  --ginkgo.focus="$FOCUS" --ginkgo.skip="$SKIP" >"$report/e2e.log" 2>&1 || rc=$?
 secs=$(( $(date +%s) - start ))
 log "e2e.test exited $rc after ${secs}s (log: $report/e2e.log)"
 [ "$rc" != 124 ] || log "e2e.test was stopped by the --timeout of $TIMEOUT"
