@@ -14,7 +14,7 @@ LAB_ANSIBLE := ANSIBLE_CONFIG=$(abspath lab/ansible.cfg)
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
 .PHONY: help venv host-deps lint-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-cluster-if-bundled lab lab-up lab-down \
-	bundle bundle-dataplane clean
+	bundle bundle-dataplane conformance-build test-conformance clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
@@ -26,6 +26,8 @@ help:
 	@echo "make test-dataplane  molecule dataplane: flanneld + etcd + CRI pods, checks and faults"
 	@echo "make test-cluster    molecule cluster: site.yml from the bundle, twice, checks and faults"
 	@echo "make bundle    build the air-gapped binaries from Go modules into /var/cache/kubeadm-flannel/bundle"
+	@echo "make conformance-build  e2e.test, agnhost and the e2e images for the network conformance subset (cached)"
+	@echo "make test-conformance   Kubernetes' network conformance subset (scripts/conformance.sh) against the lab"
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +97,21 @@ bundle:
 bundle-dataplane:
 	sh bundle/install-build-deps.sh
 	bundle/build-from-source.sh crictl flanneld flannel cni-plugins pause
+
+# Kubernetes' own network conformance tests, offline (README, "Conformance"): e2e.test and agnhost from the
+# k8s.io/kubernetes tree the bundle builds from, the agnhost and jessie-dnsutils images from Debian packages.
+# Verification artifacts (<bundle>/verification/): never in the rollout's manifest, and not what the cluster
+# scenario needs (bundle/is-complete.sh --conformance checks them apart).
+conformance-build:
+	sh bundle/install-build-deps.sh
+	bundle/build-from-source.sh e2e.test agnhost
+	bundle/build-images.sh agnhost jessie-dnsutils
+
+# The subset against the running lab (make lab first): the conformance images into the nodes (only missing
+# ones are imported), then e2e.test in the control-plane node's network namespace.
+test-conformance: venv conformance-build
+	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verification_images.yml
+	scripts/conformance.sh --lab
 
 lab-down: venv
 	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/down.yml

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the bundle's binaries from their Go modules, through the Go module proxy.
 #
-#   bundle/build-from-source.sh [--list] [--force] [TARGET...]
+#   bundle/build-from-source.sh [--list] [--list-conformance] [--force] [TARGET...]
 #
 # Targets, in priority order (the default is all of them):
 #   crictl flanneld flannel kubeadm kubelet kubectl
@@ -9,12 +9,18 @@
 #   cni-plugins  (reference plugins into bundle/bin/cni/; Debian's package is the default source)
 #   etcd etcdctl coredns pause  (the binaries of the etcd, coredns and pause images; pause is C,
 #                               compiled with gcc -static from the k8s.io/kubernetes module zip)
+# Conformance targets (--list-conformance; never built by default, never in manifest.json, and not what
+# bundle/is-complete.sh requires for the cluster scenario): the network conformance subset's programs,
+# from the same k8s.io/kubernetes tree, into bundle/verification/{bin,stamps}/:
+#   e2e.test   `go test -c ./test/e2e` (runs on the controller: scripts/conformance.sh)
+#   agnhost    ./test/images/agnhost (the binary of the agnhost test image, bundle/build-images.sh agnhost)
 #
 # Everything lands outside the repo, under $KF_CACHE (default /var/cache/kubeadm-flannel):
 #   go/cache, go/mod      GOCACHE and GOMODCACHE
 #   go/src/<name>@<ver>-<key>  writable build trees (module source + the edits listed in the manifest)
 #   bundle/bin/<binary>   the outputs (reference CNI plugins under bundle/bin/cni/)
 #   bundle/stamps/<binary>.json   one record per output (recipe key, sha256, provenance, timing)
+#   bundle/verification/{bin,stamps}/  the same for the conformance targets
 #   bundle/manifest.json  all records, rebuilt from the stamps at the end of every run
 #   bundle/logs/<binary>.log      the build log of the last real build
 #
@@ -69,14 +75,19 @@ KUBEADM_GO=${KUBEADM_GO-/usr/lib/go-1.19/bin/go}
 PAUSE_CFLAGS=${PAUSE_CFLAGS:-"-Os -Wall -Werror -static"}
 
 ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins etcd etcdctl coredns pause"
+CONFORMANCE_TARGETS="e2e.test agnhost"
+# Asked before anything is created (bundle/is-complete.sh --conformance asks it).
+if [ "${1:-}" = --list-conformance ]; then echo "$CONFORMANCE_TARGETS" | tr ' ' '\n'; exit 0; fi
 
 # --- Environment -----------------------------------------------------------------------------
 KF_BUNDLE=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
 BIN=$KF_BUNDLE/bin
 STAMPS=$KF_BUNDLE/stamps
+VBIN=$KF_BUNDLE/verification/bin        # conformance targets: beside the verification manifest
+VSTAMPS=$KF_BUNDLE/verification/stamps
 LOGS=$KF_BUNDLE/logs
 SRC=$KF_CACHE/go/src
-mkdir -p "$BIN" "$STAMPS" "$LOGS" "$SRC" "$KF_CACHE/go/cache" "$KF_CACHE/go/mod"
+mkdir -p "$BIN" "$STAMPS" "$VBIN" "$VSTAMPS" "$LOGS" "$SRC" "$KF_CACHE/go/cache" "$KF_CACHE/go/mod"
 
 export GOCACHE=$KF_CACHE/go/cache
 export GOMODCACHE=$KF_CACHE/go/mod
@@ -160,28 +171,32 @@ tree() {
 
 # build NAME MODJSON TREE PKG CGO TAGS LDFLAGS [EXTRA_KEY...]
 # Skips when the stamp matches; otherwise builds into a temp file, checks it, stamps it.
-# The toolchain is $GO unless the caller sets BUILD_GO (kubeadm: see KUBEADM_GO).
+# The toolchain is $GO unless the caller sets BUILD_GO (kubeadm: see KUBEADM_GO). BUILD_TEST=1 compiles the
+# package's tests (`go test -c`, e2e.test) instead of `go build`; BUILD_BIN / BUILD_STAMPS put the output and
+# its stamp elsewhere than bin/ and stamps/ (the conformance targets: verification/).
 build() {
   local name=$1 mj=$2 t=$3 pkg=$4 cgo=$5 tags=$6 ldflags=$7; shift 7
-  local mod ver k stamp out start secs go=${BUILD_GO:-$GO} go_version
+  local mod ver k stamp out start secs go=${BUILD_GO:-$GO} go_version gocmd=(build) mode=()
+  # Only a test build adds to the key, so the keys of the other targets stay what they were.
+  if [ "${BUILD_TEST:-0}" = 1 ]; then gocmd=(test -c); mode=(go-test-c); fi
   go_version=$("$go" env GOVERSION)
   mod=$(jq -r .Path <<<"$mj"); ver=$(jq -r .Version <<<"$mj")
   k=$(key_of "$RECIPE_REV" "$name" "$mod@$ver" "$(jq -r .Sum <<<"$mj")" "$pkg" "$cgo" "$tags" "$ldflags" \
-             "$(cat "$t/.kf-edits")" "$go_version" "$HOST_ARCH" "$@")
+             "$(cat "$t/.kf-edits")" "$go_version" "$HOST_ARCH" "${mode[@]}" "$@")
   local id=${name//\//-}         # cni/bridge -> cni-bridge for stamp and log names
-  stamp=$STAMPS/$id.json; out=$BIN/$name
+  stamp=${BUILD_STAMPS:-$STAMPS}/$id.json; out=${BUILD_BIN:-$BIN}/$name
   mkdir -p "$(dirname "$out")"
   if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -x "$out" ] \
      && [ "$(jq -r .recipe_key "$stamp")" = "$k" ] && [ "$(jq -r .sha256 "$stamp")" = "$(sha256 "$out")" ]; then
     log "$name $ver: up to date ($(jq -r .sha256 "$stamp" | cut -c1-12)), nothing to build"
     return 0
   fi
-  log "$name $ver: building $mod@$ver $pkg (CGO_ENABLED=$cgo${tags:+ tags=$tags})"
+  log "$name $ver: go ${gocmd[*]} $mod@$ver $pkg (CGO_ENABLED=$cgo${tags:+ tags=$tags})"
   start=$(date +%s)
-  if ! (cd "$t" && CGO_ENABLED=$cgo $NICE "$go" build ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+  if ! (cd "$t" && CGO_ENABLED=$cgo $NICE "$go" "${gocmd[@]}" ${tags:+-tags "$tags"} -ldflags "$ldflags" \
           -o "$out.tmp" "$pkg") >"$LOGS/$id.log" 2>&1; then
     grep -v '^go: downloading' "$LOGS/$id.log" | tail -25 >&2
-    die "$name: go build failed (full log: $LOGS/$id.log)"
+    die "$name: go ${gocmd[*]} failed (full log: $LOGS/$id.log)"
   fi
   secs=$(( $(date +%s) - start ))
   mv -f "$out.tmp" "$out"
@@ -191,11 +206,12 @@ build() {
         --arg ldflags "$ldflags" --arg edits "$(cat "$t/.kf-edits")" --arg sha "$(sha256 "$out")" \
         --arg key "$k" --argjson secs "$secs" --arg built "$(date -u +%FT%TZ)" \
         --arg linkage "$(file -b "$out" | grep -o 'statically linked\|dynamically linked' || echo unknown)" \
-        --arg size "$(stat -c %s "$out")" \
+        --arg size "$(stat -c %s "$out")" --arg gocmd "go ${gocmd[*]}" \
     '{name:$name, version:$version, requested:$requested, sha256:$sha, size:($size|tonumber),
-      linkage:$linkage, provenance:{module:($modpath+"@"+$version), module_sum:$sum, sumdb:$sumdb,
+      linkage:$linkage, provenance:({module:($modpath+"@"+$version), module_sum:$sum, sumdb:$sumdb,
       package:$package, go:$go, goflags:$goflags, cgo_enabled:$cgo, tags:$tags, ldflags:$ldflags,
-      go_mod_edits:($edits|split("\n")|map(select(.!="")))},
+      go_mod_edits:($edits|split("\n")|map(select(.!="")))}
+      + (if $gocmd == "go build" then {} else {command:$gocmd} end)),
       recipe_key:$key, built_at:$built, build_seconds:$secs}' >"$stamp"
   log "$name $ver: built in ${secs}s, sha256 $(sha256 "$out")"
 }
@@ -392,6 +408,22 @@ do_k8s() {
     "openapi:$(sha256 "$K8S_TREE/pkg/generated/openapi/zz_generated.openapi.go")"
 }
 
+# The network conformance subset's programs (scripts/conformance.sh), from the same prepared tree as the
+# Kubernetes binaries, into verification/: the rollout never sees them.
+do_e2e_test() {
+  k8s_prepare
+  # hack/lib/golang.sh builds test binaries with `go test -c` and the same version ldflags (so e2e.test
+  # reports v1.22.5); CGO off, as for every Kubernetes binary but the kubelet: it runs on any controller.
+  BUILD_TEST=1 BUILD_BIN=$VBIN BUILD_STAMPS=$VSTAMPS build e2e.test "$K8S_MJ" "$K8S_TREE" ./test/e2e 0 "" "$K8S_LDFLAGS"
+}
+
+do_agnhost() {
+  k8s_prepare
+  # test/images/image-util.sh: CGO_ENABLED=0 go build --ldflags '-w'. Its version (2.32) is a literal in
+  # agnhost.go, the tag e2e 1.22 asks for (test/utils/image/manifest.go).
+  BUILD_BIN=$VBIN BUILD_STAMPS=$VSTAMPS build agnhost "$K8S_MJ" "$K8S_TREE" ./test/images/agnhost 0 "" "-s -w"
+}
+
 # --- Main ------------------------------------------------------------------------------------
 log "Go $GO_VERSION ($GO), cache $KF_CACHE, proxy $GOPROXY"
 run_start=$(date +%s)
@@ -407,7 +439,9 @@ for tgt in "${targets[@]}"; do
     etcdctl) do_etcd etcdctl go.etcd.io/etcd/etcdctl/v3 . ;;
     coredns) do_coredns ;;
     pause) do_pause ;;
-    *) die "unknown target $tgt (see --list)" ;;
+    e2e.test) do_e2e_test ;;
+    agnhost) do_agnhost ;;
+    *) die "unknown target $tgt (see --list, --list-conformance)" ;;
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"
   manifest

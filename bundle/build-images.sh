@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assemble the bundle's container images locally, from the bundle's binaries: no registry, no engine.
 #
-#   bundle/build-images.sh [--list] [--list-verification] [--force] [IMAGE...]
+#   bundle/build-images.sh [--list] [--list-verification] [--list-conformance] [--force] [IMAGE...]
 #
 # Images (names exactly as kubeadm 1.22.5 and kube-flannel.yml v0.16.1 reference them, repository
 # $KUBE_IMAGE_REPOSITORY = registry.k8s.io as roles/kube/defaults/main.yml sets it):
@@ -14,7 +14,15 @@
 #   flannel-cni-plugin               FROM scratch: /flannel + a static busybox for the init container's cp
 #   nettest                          verification only, not used by a rollout ($NETTEST_IMAGE):
 #                                    Debian minbase + nginx-light, curl, ping, ip; nginx logs to stdout
-# Verification images (--list-verification) go to a manifest of their own, verification/manifest.json:
+# Conformance images (--list-conformance; built only when named, `make conformance-build`; not what
+# bundle/is-complete.sh requires): what the network conformance subset of e2e.test runs (scripts/conformance.sh),
+# tagged as e2e 1.22 names them (test/utils/image/manifest.go) under $E2E_REGISTRY, which KUBE_TEST_REPO_LIST
+# maps e2e's promoterE2eRegistry to:
+#   agnhost          $E2E_REGISTRY/agnhost:2.32: Debian minbase + dig, curl, nc, ip, iperf (what agnhost's
+#                    Dockerfile adds to alpine) + /agnhost from k8s.io/kubernetes ./test/images/agnhost
+#   jessie-dnsutils  $E2E_REGISTRY/jessie-dnsutils:1.4: the same Debian tree (dig, nslookup); bookworm, not
+#                    jessie (the name is the tag e2e asks for; the label and provenance say what is inside)
+# Verification and conformance images go to a manifest of their own, verification/manifest.json:
 # the rollout (roles/kubernetes) imports what manifest.json lists and never sees them; the lab imports
 # them into its nodes itself (lab/verification_images.yml).
 #
@@ -56,13 +64,22 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 NETTEST_IMAGE=${NETTEST_IMAGE:-localhost/kubeadm-flannel/nettest:bookworm-1}
 NETTEST_PACKAGES=${NETTEST_PACKAGES:-nginx-light,curl,iputils-ping,iproute2}
 
+# Conformance images: e2e 1.22's names and tags, under a registry of our own (no upstream image is in them).
+E2E_REGISTRY=${E2E_REGISTRY:-localhost/kubeadm-flannel/e2e-test-images}
+# agnhost's Dockerfile (test/images/agnhost, alpine 3.12): bind-tools curl netcat-openbsd iproute2 iperf bash;
+# Debian's names for the same tools (bash, hostname, getent and awk are in minbase). One tree for both images.
+E2E_PACKAGES=${E2E_PACKAGES:-bind9-dnsutils,curl,netcat-openbsd,iproute2,iperf}
+AGNHOST_TAG=${AGNHOST_TAG:-2.32}
+JESSIE_DNSUTILS_TAG=${JESSIE_DNSUTILS_TAG:-1.4}
+
 ALL_IMAGES="pause kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns flannel flannel-cni-plugin nettest"
 VERIFICATION_IMAGES="nettest"
-# Asked before anything is created (write-manifest.sh and is-complete.sh ask it).
+CONFORMANCE_IMAGES="agnhost jessie-dnsutils"
+# Asked before anything is created (write-manifest.sh and is-complete.sh ask them).
 if [ "${1:-}" = --list-verification ]; then echo "$VERIFICATION_IMAGES" | tr ' ' '\n'; exit 0; fi
+if [ "${1:-}" = --list-conformance ]; then echo "$CONFORMANCE_IMAGES" | tr ' ' '\n'; exit 0; fi
 
 B=${KF_BUNDLE:-$KF_CACHE/bundle}   # the bundle directory (make-bundle.sh --out)
-BIN=$B/bin
 OUT=$B/images
 STAMPS=$B/image-stamps
 VOUT=$B/verification/images       # verification images: archives and stamps beside their own manifest
@@ -84,15 +101,21 @@ exec 9>"$B/.images.lock"
 flock -n 9 || { log "another image build holds $B/.images.lock; waiting"; flock 9; }
 
 # bin NAME -> path of a bundle binary whose sha256 matches its stamp (built by build-from-source.sh).
+# A conformance binary (build-from-source.sh --list-conformance) lives under verification/.
+bin_dir() {
+  case " $("$HERE/build-from-source.sh" --list-conformance | tr '\n' ' ') " in
+    *" $1 "*) echo "$B/verification" ;; *) echo "$B" ;; esac
+}
 bin() {
-  local f=$BIN/$1 s=$B/stamps/$1.json
+  local d; d=$(bin_dir "$1")
+  local f=$d/bin/$1 s=$d/stamps/$1.json
   # shellcheck disable=SC2015  # die exits: it runs only when a check fails
-  [ -x "$f" ] && [ -f "$s" ] || die "$1: not in $BIN; run bundle/build-from-source.sh $1"
+  [ -x "$f" ] && [ -f "$s" ] || die "$1: not in $d/bin; run bundle/build-from-source.sh $1"
   [ "$(sha256 "$f")" = "$(jq -r .sha256 "$s")" ] || die "$1: $f does not match its stamp $s"
   echo "$f"
 }
 # prov NAME -> the binary's manifest record (version, module) for the image's provenance.
-prov() { jq -c '{name, version, requested, sha256, module: .provenance.module}' "$B/stamps/$1.json"; }
+prov() { jq -c '{name, version, requested, sha256, module: .provenance.module}' "$(bin_dir "$1")/stamps/$1.json"; }
 
 # --- Debian trees (debootstrap), cached by key -----------------------------------------------------
 # bootstrap DIR PACKAGES: debootstrap minbase + PACKAGES into DIR.tmp (debootstrap itself puts a
@@ -186,7 +209,7 @@ image() {
   local id=$1 ref=$2 provj=$3; shift 3
   local stamp=$STAMPS/$id.json tag=${ref##*:} base_name=${ref%:*} outdir=$OUT
   local file k out start res
-  case " $VERIFICATION_IMAGES " in *" $id "*) stamp=$VSTAMPS/$id.json; outdir=$VOUT ;; esac
+  case " $VERIFICATION_IMAGES $CONFORMANCE_IMAGES " in *" $id "*) stamp=$VSTAMPS/$id.json; outdir=$VOUT ;; esac
   file=$(basename "$base_name")_$tag.oci.tar
   out=$outdir/$file
   # Key: everything the archive is made of (layer files are content-keyed or hashed here).
@@ -333,6 +356,64 @@ do_nettest() {
     "$(label_src "debootstrap $BASE_SUITE minbase + $NETTEST_PACKAGES")"
 }
 
+# The conformance images' Debian tree (agnhost, jessie-dnsutils), cached by key like nettest's.
+E2E_KEY=""; E2E_LAYER=""
+e2e_base() {
+  [ -z "$E2E_LAYER" ] || return 0
+  E2E_KEY=$(key_of "$RECIPE_REV" e2e-v1 "$BASE_SUITE" "$BASE_MIRROR" "$E2E_PACKAGES")
+  local r=$ROOTFS/debian-e2e-$E2E_KEY start
+  if [ ! -f "$r/.kf-complete" ]; then
+    log "e2e base: debootstrap $BASE_SUITE minbase + $E2E_PACKAGES from $BASE_MIRROR"
+    start=$(date +%s)
+    bootstrap "$r" "$E2E_PACKAGES"
+    trim "$r.tmp" "$r.tmp/../debian-e2e-$E2E_KEY.packages"
+    touch "$r.tmp/.kf-complete"
+    mv "$r.tmp" "$r"
+    log "e2e base: rootfs in $(( $(date +%s) - start ))s ($(du -sh "$r" | cut -f1))"
+  fi
+  E2E_LAYER=$(tree_layer "debian-e2e-$E2E_KEY" "$r")
+}
+# e2e_prov PURPOSE -> the Debian tree's record (packages with their versions) and what the image is for.
+e2e_prov() {
+  local pkgs
+  pkgs=$(grep -E "^(${E2E_PACKAGES//,/|}) " "$ROOTFS/debian-e2e-$E2E_KEY.packages" | jq -R . | jq -cs .)
+  jq -cn --arg d "$BASE_SUITE minbase + $E2E_PACKAGES" --arg m "$BASE_MIRROR" --arg k "$E2E_KEY" \
+    --argjson p "$pkgs" --arg purpose "$1" '{purpose:$purpose, base:{debootstrap:$d, mirror:$m, key:$k, packages:$p}}'
+}
+E2E_PURPOSE="conformance image for scripts/conformance.sh (e2e.test's network subset); not needed by a rollout"
+
+do_agnhost() {
+  local b porter k t out; b=$(bin agnhost); e2e_base
+  # The porter's certificate, as agnhost's Dockerfile adds it; from the same module as the binary.
+  porter=$KF_CACHE/go/mod/k8s.io/kubernetes@$K8S_TAG/test/images/agnhost/porter
+  if [ ! -f "$porter/localhost.crt" ] || [ ! -f "$porter/localhost.key" ]; then
+    die "agnhost: no $porter/localhost.{crt,key} (run bundle/build-from-source.sh agnhost first)"
+  fi
+  # The Dockerfile's layout: /agnhost, /agnhost-2 -> agnhost (entrypoint tests), /uploads (netexec).
+  k=$(key_of "$RECIPE_REV" agnhost-files-v1 "$(sha256 "$b")" "$(sha256 "$porter/localhost.crt")" "$(sha256 "$porter/localhost.key")")
+  out=$LAYERS/agnhost-$k.tar; t=$LAYERS/.stage-agnhost
+  if [ ! -s "$out" ]; then
+    rm -rf "$t"; mkdir -p "$t/uploads"
+    install -m 0755 "$b" "$t/agnhost"; ln -s agnhost "$t/agnhost-2"
+    install -m 0644 "$porter/localhost.crt" "$porter/localhost.key" "$t/"
+    $NICE "$PY" "$HERE/oci-archive.py" layer "$t" "$out"; rm -rf "$t"
+  fi
+  image agnhost "$E2E_REGISTRY/agnhost:$AGNHOST_TAG" \
+    "$(jq -cn --argjson b "$(prov agnhost)" --argjson e "$(e2e_prov "$E2E_PURPOSE")" '$e + {binaries:[$b]}')" \
+    --layer "$E2E_LAYER" --layer "$out" --entrypoint '["/agnhost"]' --cmd '["pause"]' \
+    "$(label_src "k8s.io/kubernetes@$K8S_TAG ./test/images/agnhost; debootstrap $BASE_SUITE minbase + $E2E_PACKAGES")" \
+    --label "io.kubeadm-flannel.bundle.purpose=$E2E_PURPOSE"
+}
+
+do_jessie_dnsutils() {
+  e2e_base
+  image jessie-dnsutils "$E2E_REGISTRY/jessie-dnsutils:$JESSIE_DNSUTILS_TAG" "$(e2e_prov "$E2E_PURPOSE")" \
+    --layer "$E2E_LAYER" --cmd '["/bin/bash"]' \
+    "$(label_src "debootstrap $BASE_SUITE minbase + $E2E_PACKAGES")" \
+    --label "io.kubeadm-flannel.bundle.purpose=$E2E_PURPOSE" \
+    --label "io.kubeadm-flannel.bundle.note=tag $JESSIE_DNSUTILS_TAG is what e2e 1.22 asks for; the tree is Debian $BASE_SUITE (dig, nslookup from bind9-dnsutils), not jessie"
+}
+
 run_start=$(date +%s)
 # First, so that a verification image an older run recorded beside the rollout's images is found where
 # image() looks for it (write-manifest.sh moves it; same recipe key, so it is not rebuilt).
@@ -348,7 +429,9 @@ for tgt in "${targets[@]}"; do
     flannel) do_flannel ;;
     flannel-cni-plugin) do_flannel_cni ;;
     nettest) do_nettest ;;
-    *) die "unknown image $tgt (see --list)" ;;
+    agnhost) do_agnhost ;;
+    jessie-dnsutils) do_jessie_dnsutils ;;
+    *) die "unknown image $tgt (see --list, --list-conformance)" ;;
   esac
   log "$tgt: step took $(( $(date +%s) - t0 ))s"
 done

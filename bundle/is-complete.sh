@@ -4,13 +4,20 @@
 # the recorded sha256, and both manifests (manifest.json, verification/manifest.json) exist;
 # otherwise print what is missing or damaged and exit 1. Reads the bundle only: builds and fetches nothing.
 #
-#   bundle/is-complete.sh [DIR]     DIR defaults to $KF_CACHE/bundle
+#   bundle/is-complete.sh [DIR]                DIR defaults to $KF_CACHE/bundle
+#   bundle/is-complete.sh --conformance [DIR]  only the conformance artifacts (build-from-source.sh and
+#                                              build-images.sh --list-conformance: e2e.test, agnhost,
+#                                              jessie-dnsutils) and the kubectl e2e.test runs
 #
-# CI uses it to decide whether the cluster scenario can run without a cold bundle build (~45 min).
-# A complete bundle may still be stale (a recipe changed): make bundle rebuilds what is stale.
+# CI uses it to decide whether the cluster scenario can run without a cold bundle build (~45 min), and
+# (--conformance) whether the network conformance subset runs inside it. The two are apart on purpose:
+# the cluster scenario never needs the conformance artifacts. A complete bundle may still be stale (a
+# recipe changed): make bundle / make conformance-build rebuild what is stale.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 KF_CACHE=${KF_CACHE:-/var/cache/kubeadm-flannel}
+conformance=0
+if [ "${1:-}" = --conformance ]; then conformance=1; shift; fi
 B=${1:-${KF_BUNDLE:-$KF_CACHE/bundle}}
 missing=()
 
@@ -22,6 +29,25 @@ check() {
   [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$(jq -r "$sha" "$record")" ] \
     || missing+=("$(basename "$record" .json): $path does not match its recorded sha256")
 }
+
+if [ "$conformance" = 1 ]; then
+  for t in $("$HERE/build-from-source.sh" --list-conformance); do
+    check "$B/verification/stamps/$t.json" "$B/verification/bin/$t" .sha256
+  done
+  for i in $("$HERE/build-images.sh" --list-conformance); do
+    record=$B/verification/image-stamps/$i.json
+    check "$record" "$B/verification/$(jq -r .archive "$record" 2>/dev/null || echo "images/$i")" .archive_sha256
+  done
+  check "$B/stamps/kubectl.json" "$B/bin/kubectl" .sha256
+  [ -f "$B/verification/manifest.json" ] || missing+=("verification/manifest.json is missing")
+  if [ ${#missing[@]} -gt 0 ]; then
+    printf 'conformance artifacts in %s are not complete:\n' "$B" >&2
+    printf '  %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+  echo "conformance artifacts in $B are complete"
+  exit 0
+fi
 
 for t in $("$HERE/build-from-source.sh" --list); do
   if [ "$t" = cni-plugins ]; then

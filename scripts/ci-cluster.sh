@@ -6,9 +6,26 @@
 # and data-plane scenarios (~25 min) and the cluster scenario itself (~15 min) that does not fit CI's
 # 90 minutes. So: when the bundle cache is complete, bring it up to date (seconds when warm) and run the
 # scenario; when it is not, say so loudly, say how to run it, and do not pretend it ran.
+#
+# Kubernetes' network conformance subset (scripts/conformance.sh) runs inside the cluster scenario's verify
+# step (tests/infra/conformance) when its artifacts are built too (bundle/is-complete.sh --conformance, apart
+# from the bundle: the scenario never needs them). When they are not, a banner here says so before the
+# scenario starts, and the test's skip reason says it again in pytest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if bundle/is-complete.sh; then
+  if ! bundle/is-complete.sh --conformance; then
+    cat >&2 <<'MSG'
+
+################################################################################################
+##  NETWORK CONFORMANCE TESTS (e2e.test) WILL NOT RUN in the cluster scenario: not built here.   ##
+##  (e2e.test + agnhost from k8s.io/kubernetes v1.22.5, the agnhost/jessie-dnsutils images)     ##
+##  Build them once:   make conformance-build     (cached; then CI runs them every time)         ##
+##  Or by hand against a lab:   make lab && make test-conformance                                ##
+################################################################################################
+
+MSG
+  fi
   exec make test-bundle test-cluster
 fi
 cat >&2 <<'MSG'
