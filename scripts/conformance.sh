@@ -8,9 +8,9 @@
 #   scripts/conformance.sh --lab [options]                        the podman lab (lab/inventory, lab/ansible.cfg)
 #
 # Options:
-#   --netns NAME       run e2e.test inside that network namespace (the lab's control-plane node: the host has no
-#                      address on the lab's host-only network). Set by itself for an inventory whose control
-#                      plane is a lab container (ansible_connection lab_podman).
+#   --netns NAME       run e2e.test inside that network namespace, for a host that has no address on the
+#                      cluster's network (the podman lab's host). With --kube-inventory, the control plane's
+#                      inventory variable conformance_netns says it (the lab's inventory sets it).
 #   --report-dir DIR   where junit, log, summary.json and summary.txt go
 #                      (default $KF_CACHE/conformance-reports/<UTC time>, `latest` links to the last one)
 #   --focus RE / --skip RE   override the selection below (ginkgo regular expressions)
@@ -108,18 +108,14 @@ if [ -n "$inventory" ]; then
   graph=$(ansible-inventory -i "$inventory" --graph kube_control_plane) || die "ansible-inventory failed on $inventory"
   cp_host=$(sed -n 's/^ *|--\([^@].*\)$/\1/p' <<<"$graph" | head -1)
   [ -n "$cp_host" ] || die "$inventory has no host in kube_control_plane"
-  # How Ansible reaches it: a lab node (podman container) has no address the host can reach.
-  # json on stdout and nothing else: no extra callback (molecule's runs enable ansible.posix.timer, whose
-  # "Playbook run took ..." line after the JSON made jq fail)
-  conn=$(env -u ANSIBLE_CALLBACKS_ENABLED ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+  # Where the API is reachable from, when this host has no address on the cluster's network (the inventory
+  # says it: conformance_netns). json on stdout and nothing else: no extra callback (molecule's runs enable
+  # ansible.posix.timer, whose "Playbook run took ..." line after the JSON made jq fail)
+  said=$(env -u ANSIBLE_CALLBACKS_ENABLED ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
          ansible -i "$inventory" "$cp_host" -m ansible.builtin.debug \
-           -a '{"msg": "{{ ansible_connection | default(\"ssh\") }} {{ ansible_host | default(inventory_hostname) }}"}') \
-    || die "ansible could not read how $cp_host is reached: $conn"
-  conn=$(jq -r --arg h "$cp_host" '.plays[0].tasks[0].hosts[$h].msg' <<<"$conn")
-  if [ -z "$netns" ] && [ "${conn%% *}" = lab_podman ]; then
-    mode=$(podman inspect "${conn#* }" --format '{{.HostConfig.NetworkMode}}') || die "no lab node ${conn#* } (make lab)"
-    netns=${mode#ns:/run/netns/}
-  fi
+           -a '{"msg": "{{ conformance_netns | default(\"\") }}"}') \
+    || die "ansible could not read the inventory variables of $cp_host: $said"
+  [ -n "$netns" ] || netns=$(jq -r --arg h "$cp_host" '.plays[0].tasks[0].hosts[$h].msg' <<<"$said")
   log "admin.conf from $cp_host ($inventory)"
   ansible -i "$inventory" "$cp_host" -m ansible.builtin.fetch \
     -a "src=/etc/kubernetes/admin.conf dest=$work/admin.conf flat=true" >"$work/fetch.log" 2>&1 \

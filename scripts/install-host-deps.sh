@@ -7,6 +7,7 @@
 #   debootstrap, keyring      builds the Debian 12 node rootfs from Debian's archive, signature-checked
 #   iproute2, iptables        the lab's own links, namespaces and NAT (lab/roles/lab/tasks/network.yml)
 #   tar                       packs the rootfs for `podman import`
+#   openssh-client, socat     Ansible logs in to the nodes over SSH, from the lab's outside namespace
 #
 # Rootful lab only: no uidmap, slirp4netns or fuse-overlayfs (those serve rootless podman).
 # Idempotent: installs only what is missing, and runs `apt-get update` once, only then.
@@ -17,7 +18,7 @@
 set -eu
 
 packages="podman conmon runc netavark aardvark-dns catatonit debootstrap debian-archive-keyring
-iproute2 iptables tar"
+iproute2 iptables tar openssh-client socat"
 [ "${1:-}" != --lint ] || packages="shellcheck"
 
 missing=""

@@ -3,10 +3,10 @@
 Run against any inventory (the podman lab is the default):
     pytest tests/infra --kube-inventory=inventories/<site>/hosts.yml
 
-Every test takes `node`: one inventory host of group kube_cluster, with a testinfra Host (podman exec for
-the lab's containers, Ansible's connection for anything else) and the rollout's settings for it: the
-roles' defaults with the inventory's values over them. Expectations come from those settings and from
-what the node says about its own interfaces; nothing here names the seed's addresses.
+Every test takes `node`: one inventory host of group kube_cluster, with a testinfra Host (SSH with sudo,
+as Ansible logs in, the lab included; podman exec or Ansible's plugin for other connections) and the
+rollout's settings for it: the roles' defaults with the inventory's values over them. Expectations come
+from those settings and from what the node says about its own interfaces; nothing here names the seed's addresses.
 """
 from __future__ import annotations
 
@@ -84,12 +84,46 @@ def _hosts(inventory: str) -> dict:
         hostvars.update(variables.get_vars(host=host))
         templar = Templar(loader=loader, variables=hostvars)
         settings = {k: templar.template(v) for k, v in hostvars.items() if k in defaults and k not in FACT_DEPENDENT}
-        if hostvars.get('ansible_connection') in ('lab_podman', 'containers.podman.podman'):
-            url = f"podman://{templar.template(hostvars['ansible_host'])}"
-        else:
-            url = f'ansible://{host.name}?ansible_inventory={inventory}'
-        result[host.name] = (url, settings)
+        result[host.name] = (_target(host.name, inventory, hostvars, templar), settings)
     return result
+
+
+@dataclass(frozen=True)
+class Target:
+    """How testinfra reaches one node: a backend URL and its options."""
+    url: str
+    options: tuple = ()
+
+    def host(self) -> testinfra.host.Host:
+        return testinfra.get_host(self.url, **dict(self.options))
+
+
+def _target(name: str, inventory: str, hostvars: dict, templar: Templar) -> Target:
+    """SSH as Ansible logs in (user, key, ssh arguments, sudo when it becomes), from the inventory's templated
+    values (testinfra's ansible:// backend reads them untemplated); podman exec for a podman connection; anything
+    else through testinfra's Ansible backend."""
+    def var(key, default=None):
+        return templar.template(hostvars[key]) if key in hostvars else default
+
+    connection = var('ansible_connection', 'ssh')
+    if connection in ('lab_podman', 'containers.podman.podman'):
+        return Target(f"podman://{var('ansible_host', name)}")
+    if connection != 'ssh':
+        return Target(f'ansible://{name}?ansible_inventory={inventory}')
+    user = var('ansible_user')
+    address = var('ansible_host', name)
+    ssh_args = (var('ansible_ssh_common_args'), var('ansible_ssh_extra_args'))
+    options = {'sudo': bool(var('ansible_become', False)), 'ssh_extra_args': ' '.join(filter(None, ssh_args))}
+    key = var('ansible_ssh_private_key_file', var('ansible_private_key_file'))
+    if key:
+        options['ssh_identity_file'] = str(Path(key).expanduser())
+    return Target(f"ssh://{f'{user}@' if user else ''}{address}", tuple(sorted(options.items())))
+
+
+def node_of(inventory: str, name: str) -> Node:
+    """The Node `name` of `inventory`: for tests that pick their node themselves (fault tests, CRI helpers)."""
+    target, settings = _hosts(str(Path(inventory).resolve()))[name]
+    return Node(name, target.host(), settings)
 
 
 def pytest_generate_tests(metafunc):
@@ -100,8 +134,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope='module')
 def node(request) -> Node:
-    url, settings = _hosts(_inventory(request.config))[request.param]
-    return Node(request.param, testinfra.get_host(url), settings)
+    return node_of(_inventory(request.config), request.param)
 
 
 # A YAML file of variables every verify.yml run here gets (-e @file): what a scenario's nodes lack on purpose

@@ -5,17 +5,15 @@ from __future__ import annotations
 import functools
 import json
 
-import testinfra
-
-from conftest import Node, _hosts
+from conftest import Node
+from conftest import node_of as conftest_node_of
 
 NAMESPACES = ('net', 'ipc', 'uts', 'mnt', 'pid')
 
 
 @functools.lru_cache(maxsize=None)
 def node_of(inventory: str, name: str) -> Node:
-    url, settings = _hosts(inventory)[name]
-    return Node(name, testinfra.get_host(url), settings)
+    return conftest_node_of(inventory, name)
 
 
 def sandbox_pid(host, pod_id: str) -> int:

@@ -55,8 +55,8 @@ def _lab_nodes(inventory: str) -> dict:
         settings = {key: hostvars.get(key, defaults[key]) for key in EXPECTED_KEYS}
         nodes[host.name] = Node(
             name=host.name,
-            container=templar.template(hostvars["ansible_host"]),
-            cluster_address=hostvars["lab_cluster_address"],
+            container=f'{templar.template(hostvars["lab_name"])}-{host.name}',
+            cluster_address=hostvars["ansible_host"],
             settings=settings,
         )
     return nodes

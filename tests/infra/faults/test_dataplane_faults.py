@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import testinfra
 
-from conftest import run_verify
+from conftest import DEFAULT_INVENTORY, node_of, run_verify
 
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
@@ -34,7 +33,8 @@ WAIT_FLANNELD = 'until [ -s /run/flannel/subnet.env ]; do sleep 1; done'
 
 
 def host(name: str):
-    return testinfra.get_host(f'podman://kflab-{name}')
+    """The node `name`, reached as Ansible reaches it (SSH and sudo on the lab)."""
+    return node_of(str(DEFAULT_INVENTORY), name).host
 
 
 def _pytest(*args, timeout=600) -> subprocess.CompletedProcess:

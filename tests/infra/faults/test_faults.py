@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import testinfra
+
+from conftest import DEFAULT_INVENTORY, node_of
 
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
@@ -64,7 +65,8 @@ def _check(test_id: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope='module')
 def lab_node():
-    return testinfra.get_host(f'podman://{CONTAINER}')
+    """The node, reached as Ansible reaches it (SSH and sudo on the lab)."""
+    return node_of(str(DEFAULT_INVENTORY), NODE).host
 
 
 @pytest.mark.parametrize('fault', FAULTS, ids=[f.name for f in FAULTS])
