@@ -109,7 +109,9 @@ if [ -n "$inventory" ]; then
   cp_host=$(sed -n 's/^ *|--\([^@].*\)$/\1/p' <<<"$graph" | head -1)
   [ -n "$cp_host" ] || die "$inventory has no host in kube_control_plane"
   # How Ansible reaches it: a lab node (podman container) has no address the host can reach.
-  conn=$(ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+  # json on stdout and nothing else: no extra callback (molecule's runs enable ansible.posix.timer, whose
+  # "Playbook run took ..." line after the JSON made jq fail)
+  conn=$(env -u ANSIBLE_CALLBACKS_ENABLED ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
          ansible -i "$inventory" "$cp_host" -m ansible.builtin.debug \
            -a '{"msg": "{{ ansible_connection | default(\"ssh\") }} {{ ansible_host | default(inventory_hostname) }}"}') \
     || die "ansible could not read how $cp_host is reached: $conn"
