@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """What the controller spends per host as the inventory grows, measured with synthetic hosts on this machine.
 
-    .venv/bin/python benchmarks/controller_scale.py [--sizes 10,100,500] [--validate-sizes 10,100]
+    .venv/bin/python benchmarks/controller_scale.py [--sizes 10,100,500] [--validate-sizes 10,50]
         [--forks 5,10,25,50] [--forks-at 100] [--facts-hosts 20] [--runs 1] [--only validate,noop,forks,facts]
+        [--keep DIR]
 
-At the defaults it takes about 12 minutes on this 2-core machine, most of it validate at 100 hosts (validate at
-500 hosts: --validate-sizes 500, about half an hour).
+At the defaults it takes about 10 minutes on this 2-core machine (validate at 100 hosts: --validate-sizes 100,
+about 7 minutes; at 500 hosts, extrapolated, about 35).
 
 Three measurements, each an ansible-playbook run with the product's ansible.cfg and callback_plugins/
 stage_timings.py writing its JSON (wall seconds per play and per task, read back from the JSON):
@@ -25,6 +26,9 @@ noop       N hosts, all `ansible_connection: local`, three tasks: a module (comm
 facts      fact gathering (`setup`, default subset) in two plays on the --facts-hosts local hosts: `gathering =
            implicit` (every play gathers again) against `gathering = smart` with the jsonfile fact cache already
            filled by an earlier run (no play gathers).
+
+--keep DIR keeps every run's stage_timings JSON there (<measurement>-n<N>-f<forks>-<run>.json), for
+scripts/timings_report.py (e.g. --slowest 10 on the validate runs).
 
 Every host is this machine, so modules compete with the controller for its cores: per-host figures are an upper
 bound for the controller's share. Prints Markdown tables; each figure is min / median / max over --runs runs
@@ -127,7 +131,12 @@ def local_inventory(root: Path, count: int) -> Path:
     return path
 
 
+KEEP: dict = {'dir': None, 'name': None}
+
+
 def timings(path: Path) -> dict:
+    if KEEP['dir'] and KEEP['name']:
+        shutil.copy(path, Path(KEEP['dir']) / KEEP['name'])
     return json.loads(path.read_text())
 
 
@@ -186,9 +195,10 @@ def figure(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     return '%.*f / %.*f / %.*f' % (digits, min(values), digits, statistics.median(values), digits, max(values))
 
 
-def repeat(runs: int, action) -> list:
+def repeat(runs: int, action, name: str) -> list:
     results = []
-    for _ in range(runs):
+    for run in range(runs):
+        KEEP['name'] = f'{name}-{run + 1}.json'
         with tempfile.TemporaryDirectory(prefix='kf-scale-') as tmp:
             results.append(action(Path(tmp)))
     return results
@@ -205,13 +215,17 @@ def noop_row(count: int, fork: int, values: list[dict], base: float) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sizes', default='10,100,500', help='hosts for the no-op (default 10,100,500)')
-    parser.add_argument('--validate-sizes', default='10,100', help='hosts for validate (default 10,100)')
+    parser.add_argument('--validate-sizes', default='10,50', help='hosts for validate (default 10,50)')
     parser.add_argument('--forks', default='5,10,25,50', help='forks for the no-op (default 5,10,25,50)')
     parser.add_argument('--forks-at', type=int, default=100, help='hosts for the forks sweep (default 100)')
     parser.add_argument('--runs', type=int, default=1, help='runs of each measurement (default 1)')
     parser.add_argument('--facts-hosts', type=int, default=20, help='hosts for the fact-caching run (default 20)')
     parser.add_argument('--only', default='validate,noop,forks,facts', help='which measurements (default all)')
+    parser.add_argument('--keep', metavar='DIR', help="keep each run's stage_timings JSON in DIR")
     args = parser.parse_args(argv)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        KEEP['dir'] = args.keep
     numbers = {k: [int(v) for v in getattr(args, k).split(',')] for k in ('sizes', 'validate_sizes', 'forks')}
     only = set(args.only.split(','))
     started = time.monotonic()
@@ -223,7 +237,7 @@ def main(argv: list[str]) -> int:
         print('| N | stage | seconds | ms per host | growth |', '|---:|---|---:|---:|---:|', sep='\n')
         base = None
         for count in numbers['validate_sizes']:
-            values = repeat(args.runs, lambda root, c=count: run_validate(root, c))
+            values = repeat(args.runs, lambda root, c=count: run_validate(root, c), f'validate-n{count}-f10')
             per_host = statistics.median(values) / count
             base = base or per_host
             print(f'| {count} | validate (forks 10) | {figure(values)} | {figure(values, 1000 / count)} | '
@@ -237,7 +251,7 @@ def main(argv: list[str]) -> int:
         print(header)
         base = None
         for count in numbers['sizes']:
-            done[(count, 10)] = repeat(args.runs, lambda root, c=count: run_noop(root, c, 10))
+            done[(count, 10)] = repeat(args.runs, lambda root, c=count: run_noop(root, c, 10), f'noop-n{count}-f10')
             base = base or statistics.median(v['play'] for v in done[(count, 10)]) / count
             print(noop_row(count, 10, done[(count, 10)], base), flush=True)
         print()
@@ -247,7 +261,8 @@ def main(argv: list[str]) -> int:
         print(header.replace('| growth |', '| vs forks 10 |', 1))
         rows = {}
         for fork in numbers['forks']:
-            rows[fork] = done.get((count, fork)) or repeat(args.runs, lambda root, f=fork: run_noop(root, count, f))
+            rows[fork] = done.get((count, fork)) or repeat(args.runs, lambda root, f=fork: run_noop(root, count, f),
+                                                        f'noop-n{count}-f{fork}')
         base = statistics.median(v['play'] for v in rows.get(10, rows[numbers['forks'][0]])) / count
         for fork in numbers['forks']:
             print(noop_row(count, fork, rows[fork], base), flush=True)
@@ -258,7 +273,8 @@ def main(argv: list[str]) -> int:
         print('| N | gathering | two plays, s | ms per host |', '|---:|---|---:|---:|', sep='\n')
         for cached, label in ((False, 'implicit: setup in every play'),
                               (True, 'smart + jsonfile cache (warm): no setup')):
-            values = repeat(args.runs, lambda root, c=cached: run_facts(root, count, c))
+            values = repeat(args.runs, lambda root, c=cached: run_facts(root, count, c),
+                            f'facts-n{count}-{"cached" if cached else "implicit"}')
             print(f'| {count} | {label} | {figure(values)} | {figure(values, 1000 / count)} |', flush=True)
         print()
 

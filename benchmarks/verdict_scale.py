@@ -3,13 +3,18 @@
 the captured node view of tests/unit (real ip/bridge/iptables/crictl output) renumbered to its own lease, address
 and VTEP MAC, judged together as verify.yml's verdict task judges them.
 
-    .venv/bin/python benchmarks/verdict_scale.py [N ...]      default: 10 100 500
+    .venv/bin/python benchmarks/verdict_scale.py [N ...] [--runs R]      default: 10 100 500, one run
 
-Prints, per N: nodes, node pairs (N*(N-1): every node checks route, neighbour and FDB entry towards every
-other), results, seconds, microseconds per pair. The verdict must stay linear in the pairs it checks.
+Prints a Markdown table, per N: nodes, node pairs (N*(N-1): every node checks route, neighbour and FDB entry
+towards every other), results, seconds, microseconds per pair, and the failed results (0: the synthetic
+cluster is healthy). Timed: netcheck.verify_cluster alone (time.perf_counter around the call; building and
+copying the views is not counted). With --runs R, seconds and us/pair are min / median / max of R runs.
+The verdict must stay linear in the pairs it checks: us/pair flat as N grows.
 """
+import argparse
 import copy
 import json
+import statistics
 import os
 import sys
 import time
@@ -51,19 +56,34 @@ def synthetic(count):
     return nodes
 
 
-def main(sizes):
+def spread(values, scale=1.0, digits=2):
+    values = [v * scale for v in values]
+    if len(values) == 1:
+        return "%.*f" % (digits, values[0])
+    return " / ".join("%.*f" % (digits, v) for v in (min(values), statistics.median(values), max(values)))
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 500], help="numbers of nodes")
+    parser.add_argument("--runs", type=int, default=1, help="runs per size (default 1)")
+    args = parser.parse_args(argv)
     settings = dict(SETTINGS, pod_subnet="10.0.0.0/8")
-    print("%6s %8s %9s %9s %12s %s" % ("nodes", "pairs", "results", "seconds", "us/pair", "failed"))
-    for count in sizes:
+    print("| nodes | pairs | results | seconds | us/pair | failed |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for count in args.sizes:
         nodes = netcheck.collect_nodes(["node-%04d" % i for i in range(count)], synthetic(count))
-        start = time.perf_counter()
-        results = netcheck.verify_cluster(copy.deepcopy(nodes), settings)
-        seconds = time.perf_counter() - start
         pairs = count * (count - 1)
+        seconds = []
+        for _ in range(args.runs):
+            views = copy.deepcopy(nodes)
+            start = time.perf_counter()
+            results = netcheck.verify_cluster(views, settings)
+            seconds.append(time.perf_counter() - start)
         failed = sum(1 for r in results if not r["ok"])
-        print("%6d %8d %9d %9.2f %12.1f %d" % (count, pairs, len(results), seconds,
-                                               seconds * 1e6 / max(pairs, 1), failed))
+        print("| %d | %d | %d | %s | %s | %d |" % (count, pairs, len(results), spread(seconds),
+                                                   spread(seconds, 1e6 / max(pairs, 1), 1), failed), flush=True)
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10, 100, 500])
+    main(sys.argv[1:])
