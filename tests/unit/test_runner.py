@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sites import make_site
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
