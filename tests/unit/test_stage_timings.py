@@ -2,7 +2,6 @@
 the product's ansible.cfg with nothing enabled by hand, and scripts/timings_report.py on what it wrote."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +12,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO / 'scripts'))
+
+import timings_report  # noqa: E402  (scripts/ is no package)
 
 # Two plays (stages); a task that sleeps a known time, a looped one that changes, a handler, a skipped task and
 # an ignored failure, so every status the callback names appears once.
@@ -67,14 +69,6 @@ def timings(tmp_path_factory):
     return json.loads((tmp / 'run.json').read_text())
 
 
-@pytest.fixture(scope='module')
-def report():
-    spec = importlib.util.spec_from_file_location('timings_report', REPO / 'scripts' / 'timings_report.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_structure(timings):
     assert timings['playbooks'] == ['stages.yml']
     assert [p['name'] for p in timings['plays']] == ['First stage', 'Second stage']
@@ -116,10 +110,10 @@ def test_idle_without_a_file_and_one_file_per_run_in_a_directory(tmp_path):
     assert len(files) == 2 and all(f.name.startswith('stages-') for f in files), files
 
 
-def test_report_of_one_run(report, timings, tmp_path, capsys):
+def test_report_of_one_run(timings, tmp_path, capsys):
     path = tmp_path / 'run.json'
     path.write_text(json.dumps(timings))
-    assert report.main([str(path)]) == 0
+    assert timings_report.main([str(path)]) == 0
     rows = [line.split('|')[1:-1] for line in capsys.readouterr().out.splitlines()]
     assert [c.strip() for c in rows[0]] == ['stage', 'runs', 'wall s', 'tasks', 'changed', 'failed']
     body = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows[2:]}
@@ -128,7 +122,7 @@ def test_report_of_one_run(report, timings, tmp_path, capsys):
     assert body['**whole run**'] == ['1', f"{timings['seconds']:.1f}", '5', '1', '0']
 
 
-def test_report_of_several_runs(report, capsys, tmp_path):
+def test_report_of_several_runs(capsys, tmp_path):
     """Wall seconds as min / median / max over the runs; a count that differs between runs as min-max."""
     def run(seconds, changed):
         task = {'name': 't', 'seconds': seconds, 'hosts': {'h': {'status': 'changed' if changed else 'ok'}}}
@@ -137,7 +131,7 @@ def test_report_of_several_runs(report, capsys, tmp_path):
     for i, (seconds, changed) in enumerate([(3.0, False), (1.0, True), (2.0, False)]):
         paths.append(tmp_path / f'{i}.json')
         paths[-1].write_text(json.dumps(run(seconds, changed)))
-    assert report.main([str(p) for p in paths] + ['--slowest', '1']) == 0
+    assert timings_report.main([str(p) for p in paths] + ['--slowest', '1']) == 0
     out = capsys.readouterr().out
     assert '| Stage \\| one | 3 | 1.0 / 2.0 / 3.0 | 1 | 0-1 | 0 |' in out
     assert '| **whole run** | 3 | 2.0 / 3.0 / 4.0 | 1 | 0-1 | 0 |' in out
