@@ -4,7 +4,7 @@
 #
 #   scripts/runner.sh -i INVENTORY [-d DATA_DIR] PLAYBOOK [ANSIBLE-PLAYBOOK ARGS...]
 #   scripts/runner.sh -i inventories/sample playbooks/validate.yml
-#   ANSIBLE_CONFIG=lab/ansible.cfg scripts/runner.sh -i lab/inventory site.yml --tags verify
+#   ANSIBLE_CONFIG=lab/ansible.cfg scripts/runner.sh -i lab/inventory/hosts.yml playbooks/verify.yml
 #
 # DATA_DIR (default: a new directory under $TMPDIR, kept) gets
 #   project/        -> this repository (ansible-runner runs ansible-playbook in it)
