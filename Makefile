@@ -62,8 +62,15 @@ test-lab: venv host-deps
 	$(MOLECULE) test
 
 # CI: everything above, the data-plane scenario, and the cluster scenario when the bundle is cached
-# (scripts/ci-cluster.sh says loudly when it is not and how to run it).
-test: test-unit test-lab test-dataplane test-cluster-if-bundled
+# (scripts/ci-cluster.sh says loudly when it is not and how to run it). One after the other, stopping at the
+# first that fails; each one's wall time is printed at the end (scripts/timed.sh), whether it passed or not.
+TEST_SCENARIOS := test-unit test-lab test-dataplane test-cluster-if-bundled
+test:
+	@times=$$(mktemp); rc=0; \
+	for scenario in $(TEST_SCENARIOS); do \
+		scripts/timed.sh "$$times" $$scenario $(MAKE) --no-print-directory $$scenario || { rc=$$?; break; }; \
+	done; \
+	scripts/timed.sh --summary "$$times" $(TEST_SCENARIOS); rm -f "$$times"; exit $$rc
 
 # flanneld + etcd + CRI pods on the lab, checked and broken by tests/infra. Needs only the bundle's
 # data-plane binaries (flanneld, crictl, flannel and reference CNI plugins, pause), not Kubernetes.

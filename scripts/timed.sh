@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Each CI scenario's wall time, for the summary at the end of `make test`.
+#
+#   timed.sh FILE NAME CMD [ARG...]   run CMD; append "NAME <seconds> <exit status>" to FILE; exit as CMD did
+#   timed.sh --summary FILE NAME...   one line per NAME, in that order: its time and result, or "not run"
+#                                     (NAMEs that FILE does not hold: a scenario before it failed), then the
+#                                     total and the machine's load average at the end
+# Seconds are whole seconds of wall time from CMD's start to its end, as `date +%s` sees them.
+set -uo pipefail
+
+duration() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
+
+if [ "${1:-}" = --summary ]; then
+    file=$2
+    shift 2
+    total=0
+    echo "== time per scenario =="
+    for name in "$@"; do
+        read -r _ seconds rc < <(awk -v n="$name" '$1 == n' "$file" 2>/dev/null | tail -n 1) || true
+        if [ -z "${seconds:-}" ]; then
+            printf '%-26s %9s  %s\n' "$name" '-' 'not run'
+        else
+            total=$((total + seconds))
+            result=ok
+            [ "$rc" = 0 ] || result="FAILED (exit $rc)"
+            printf '%-26s %9s  %s\n' "$name" "$(duration "$seconds")" "$result"
+        fi
+        seconds=''
+    done
+    printf '%-26s %9s\n' total "$(duration "$total")"
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+    exit 0
+fi
+
+file=$1 name=$2
+shift 2
+start=$(date +%s)
+"$@"
+rc=$?
+echo "$name $(($(date +%s) - start)) $rc" >> "$file"
+exit "$rc"

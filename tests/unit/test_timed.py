@@ -1,0 +1,23 @@
+"""scripts/timed.sh: each scenario's time and result at the end of `make test`, the failed one and those after it
+named too."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+TIMED = str(Path(__file__).resolve().parents[2] / 'scripts' / 'timed.sh')
+
+
+def test_times_results_and_scenarios_not_run(tmp_path):
+    times = str(tmp_path / 'times')
+    assert subprocess.run([TIMED, times, 'first', 'sleep', '1'], check=False).returncode == 0
+    assert subprocess.run([TIMED, times, 'second', 'sh', '-c', 'exit 3'], check=False).returncode == 3
+    out = subprocess.run([TIMED, '--summary', times, 'first', 'second', 'third'], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in out[1:-1]}
+    assert out[0] == '== time per scenario =='
+    assert rows['first'].split()[:2] in (['0m', '01s'], ['0m', '02s']) and rows['first'].endswith('ok')
+    assert rows['second'].endswith('FAILED (exit 3)')
+    assert rows['third'].split() == ['-', 'not', 'run']
+    assert rows['total'].split()[0] == '0m'
+    assert out[-1].startswith('load average at the end: ')
