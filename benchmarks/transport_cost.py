@@ -63,7 +63,7 @@ def main():
                                             '-e', f'ansible_host={args.lab_name}-{args.node}']),
         }
         per_task = {name: [] for name in transports}
-        for name, (inventory, extra) in transports.items():   # warm-up: connections, caches
+        for inventory, extra in transports.values():   # warm-up: connections, caches
             run(inventory, short, extra)
         for _ in range(args.runs):
             for name, (inventory, extra) in transports.items():

@@ -10,8 +10,9 @@
 #   project/        -> this repository (ansible-runner runs ansible-playbook in it)
 #   inventory/      -> INVENTORY, a directory (hosts file + group_vars/) or one file (its group_vars/ and
 #                      host_vars/ beside it come along)
-#   env/envvars     ANSIBLE_CONFIG (the caller's, else the product's ansible.cfg) and ANSIBLE_CALLBACK_PLUGINS
-#                   (this project's stage_timings; ansible-runner adds its own event callback after it)
+#   env/envvars     ANSIBLE_CONFIG (the caller's, else the product's ansible.cfg), ANSIBLE_CALLBACK_PLUGINS
+#                   (this project's stage_timings; ansible-runner adds its own event callback after it) and
+#                   ANSIBLE_HOST_KEY_CHECKING=True (ansible-runner's default is False)
 #   env/cmdline     the ANSIBLE-PLAYBOOK ARGS, if any
 #   artifacts/run/  what ansible-runner writes: rc, status, stdout, command, job_events/ (one JSON per event)
 # PLAYBOOK is a path in this repository (site.yml, playbooks/<stage>.yml). The caller's environment reaches
@@ -62,8 +63,10 @@ else
         [ -d "$(dirname "$inventory")/$vars" ] && ln -sfn "$(dirname "$inventory")/$vars" "$data/inventory/$vars"
     done
 fi
+# ansible-runner turns host key checking off unless envvars say otherwise: keep it on, as the product's config does.
 jq -n --arg config "$config" --arg callbacks "$repo/callback_plugins" \
-    '{ANSIBLE_CONFIG: $config, ANSIBLE_CALLBACK_PLUGINS: $callbacks}' > "$data/env/envvars"
+    '{ANSIBLE_CONFIG: $config, ANSIBLE_CALLBACK_PLUGINS: $callbacks, ANSIBLE_HOST_KEY_CHECKING: "True"}' \
+    > "$data/env/envvars"
 if [ $# -gt 0 ]; then
     printf '%q ' "$@" > "$data/env/cmdline"
 fi
