@@ -10,6 +10,10 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # its inventory, roles and connection plugin on top of the product's).
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 LAB_ANSIBLE := ANSIBLE_CONFIG=$(abspath lab/ansible.cfg)
+# Where `make lab` and the cluster scenario keep each run's stage timings (callback_plugins/stage_timings.py:
+# one JSON per ansible-playbook run, in a directory per make run); scripts/timings_report.py reads them.
+TIMINGS ?= /var/cache/kubeadm-flannel/timings
+STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
@@ -79,7 +83,8 @@ test-dataplane: venv host-deps bundle-dataplane
 
 # The whole site.yml from the bundle on the lab, idempotence, then tests/infra against the cluster.
 test-cluster: venv host-deps bundle
-	$(MOLECULE) test -s cluster
+	mkdir -p $(TIMINGS)/cluster-$(STAMP)
+	KF_TIMINGS_FILE=$(TIMINGS)/cluster-$(STAMP) $(MOLECULE) test -s cluster
 
 test-cluster-if-bundled: venv host-deps
 	scripts/ci-cluster.sh
@@ -91,8 +96,9 @@ lab-up: venv host-deps
 # bundle's verification images (not part of a rollout) imported into the lab's nodes, and verify again with
 # its live probes on them (lab/verify.yml).
 lab: bundle lab-up
-	$(LAB_ANSIBLE) $(BIN)/ansible-playbook site.yml
-	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verify.yml
+	mkdir -p $(TIMINGS)/lab-$(STAMP)
+	KF_TIMINGS_FILE=$(TIMINGS)/lab-$(STAMP) $(LAB_ANSIBLE) $(BIN)/ansible-playbook site.yml
+	KF_TIMINGS_FILE=$(TIMINGS)/lab-$(STAMP) $(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/verify.yml
 
 # The air-gapped bundle: Kubernetes, etcd, coredns, flannel, crictl, CNI binaries built from their Go
 # modules and the images assembled from them (cached in /var/cache/kubeadm-flannel; ~45 min cold, <1 min warm).
