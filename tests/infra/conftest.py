@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,21 @@ def _target(name: str, inventory: str, hostvars: dict, templar: Templar) -> Targ
     if key:
         options['ssh_identity_file'] = str(Path(key).expanduser())
     return Target(f"ssh://{f'{user}@' if user else ''}{address}", tuple(sorted(options.items())))
+
+
+def wait_for_login(host: testinfra.host.Host, timeout: float = 180) -> None:
+    """Until `host` runs a command again, after its machine restarted: over SSH the node answers only once its
+    sshd is up (testinfra raises RuntimeError while ssh itself fails, exit status 255)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if host.run('true').rc == 0:
+                return
+        except RuntimeError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{host.backend.hostname}: no login within {timeout:.0f} s')
+        time.sleep(2)
 
 
 def node_of(inventory: str, name: str) -> Node:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_INVENTORY, node_of, run_verify
+from conftest import DEFAULT_INVENTORY, node_of, run_verify, wait_for_login
 
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
@@ -237,6 +237,7 @@ def test_node_restart_comes_back_green(measured):
     start = time.monotonic()
     subprocess.run(['podman', 'restart', '--time', '30', f'kflab-{NODE}'], check=True, capture_output=True,
                    timeout=180)
+    wait_for_login(node)
     node.run_expect([0], 'until systemctl is-system-running --wait 2>/dev/null | grep -qE "running|degraded"; '
                          f'do sleep 1; done; {WAIT_FLANNELD}; systemctl is-active --wait kflab-pods || true')
     result, _ = _time_to_green([str(INFRA / 'test_flannel.py'), str(INFRA / 'test_pods.py')], 300)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_INVENTORY, node_of
-
 REPO = Path(__file__).resolve().parents[3]
 INFRA = REPO / 'tests' / 'infra'
 NODE = 'k8s-w1'
@@ -63,10 +61,22 @@ def _check(test_id: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, NO_COLOR='1'))
 
 
+def _infra_conftest(config):
+    """tests/infra/conftest.py as pytest loaded it. Not `from conftest import`: in molecule's default scenario
+    that name is the scenario's own conftest (molecule/default/tests/conftest.py)."""
+    wanted = INFRA / 'conftest.py'
+    for plugin in config.pluginmanager.get_plugins():
+        path = getattr(plugin, '__file__', None)
+        if path and Path(path).resolve() == wanted:
+            return plugin
+    raise RuntimeError(f'pytest has not loaded {wanted}')
+
+
 @pytest.fixture(scope='module')
-def lab_node():
+def lab_node(request):
     """The node, reached as Ansible reaches it (SSH and sudo on the lab)."""
-    return node_of(str(DEFAULT_INVENTORY), NODE).host
+    infra = _infra_conftest(request.config)
+    return infra.node_of(str(infra.DEFAULT_INVENTORY), NODE).host
 
 
 @pytest.mark.parametrize('fault', FAULTS, ids=[f.name for f in FAULTS])
@@ -84,11 +94,12 @@ def test_check_catches_fault(lab_node, fault):
     assert after.returncode == 0, f'{fault.check} still fails after restoring:\n{after.stdout}'
 
 
-def test_node_restart_keeps_prepared_state(lab_node):
+def test_node_restart_keeps_prepared_state(lab_node, request):
     """Swap stays off, sysctls come back from sysctl.d at boot, containerd starts again by itself."""
     # Undo the runtime value first: only the persisted setting can bring it back after the restart.
     lab_node.run_expect([0], 'sysctl -qw net.ipv4.ip_forward=0')
     subprocess.run(['podman', 'restart', '--time', '30', CONTAINER], check=True, capture_output=True, timeout=180)
+    _infra_conftest(request.config).wait_for_login(lab_node)
     lab_node.run_expect([0], 'until systemctl is-system-running --wait 2>/dev/null | grep -qE "running|degraded"; '
                          'do sleep 1; done; until ctr version >/dev/null 2>&1; do sleep 1; done')
     result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '--no-header', '-p', 'no:cacheprovider',
