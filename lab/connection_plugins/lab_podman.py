@@ -13,8 +13,9 @@ description:
     run's time.
   - Files are copied with C(podman cp) and fetched with C(podman exec cat). No privilege escalation (the lab
     runs as root in its nodes).
-  - Real sites use SSH, which pipelines already (ansible.cfg); only the lab inventory uses this plugin, and only
-    lab/ansible.cfg loads it.
+  - Real sites use SSH, which pipelines already (ansible.cfg), and so does the lab inventory. Only
+    benchmarks/transport_cost.py uses this plugin (-e ansible_connection=lab_podman), to set a task's cost over
+    podman exec beside its cost over SSH; only lab/ansible.cfg loads it.
 author: kubeadm-flannel project
 options:
   remote_addr:
