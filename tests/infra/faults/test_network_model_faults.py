@@ -15,6 +15,7 @@ restore (in a finally).
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -94,8 +95,19 @@ def _ring_before(cluster, name) -> str:
     return order[order.index(name) - 1]
 
 
+@pytest.fixture
+def fresh_ssh(monkeypatch):
+    """verify.yml's SSH connections made anew, not taken over from an earlier run (Ansible keeps one master
+    connection per node for 60 s). A TCP connection keeps the segment size agreed when it opened: after the
+    cluster NIC's MTU is lowered, an old master sends full-size segments that the node's NIC drops, and the node
+    looks unreachable; a new connection agrees on the smaller size, as a new SSH session would on a real site."""
+    with tempfile.TemporaryDirectory(prefix='kfcp-') as control:
+        monkeypatch.setenv('ANSIBLE_SSH_CONTROL_PATH_DIR', control)
+        yield
+
+
 @pytest.mark.parametrize('name', list(FAULTS))
-def test_network_fault_is_named(cluster, tmp_path, name, measured):
+def test_network_fault_is_named(cluster, tmp_path, name, measured, fresh_ssh):
     fault, node = FAULTS[name], cluster.workers[0]
     started = time.monotonic()
     restore = fault.breaks(cluster, node)
