@@ -39,7 +39,8 @@ CHECKS = ("facts_gathered", "kubelet_healthy", "subnet_in_cluster_cidr", "subnet
           "cni_plugins_present", "bridge_hairpin",
           "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint", "vtep_mtu_uniform",
           "service_rules", "probe_pods_ready", "service_dns", "service_clusterip", "node_to_pod", "hostnet_to_pod",
-          "nodeport", "pod_mtu_path")
+          "nodeport", "pod_mtu_path",
+          "api_server_ready", "api_via_vip", "vip_held_once", "etcd_healthy", "etcd_members", "etcd_leader")
 
 # A result's status: the check passed, failed, or could not run on that node (what it reads is not there: no
 # crictl, no Node objects, no kubelet). A check that did not run is ``ok`` (nothing is known to be broken) unless
@@ -855,6 +856,77 @@ def check_overlaps(nodes):
     return out
 
 
+# ------------------------------------------------------------------------------------ the control plane
+
+def _answer_ok(answer):
+    return isinstance(answer, Mapping) and answer.get("status") == 200 and (answer.get("body") or "").strip() == "ok"
+
+
+def _answer_found(answer):
+    if not isinstance(answer, Mapping):
+        return "not asked"
+    if answer.get("status") == 200:
+        return "HTTP 200 %s" % ((answer.get("body") or "").strip()[:80] or "(empty)")
+    return answer.get("error") or "HTTP %s" % answer.get("status")
+
+
+def check_control_plane(nodes, missing, cp):
+    """The control plane as the nodes saw it (control_plane_facts): each control plane's API server ready and its
+    etcd member healthy; every member's list holds one started voter per control plane, named after it; all follow
+    one leader; with a virtual address, exactly one control plane holds it and every node reaches the API through
+    it. ``cp``: settings' ``control_plane`` ({enabled, hosts, vip}); ``missing``: nodes that reported nothing."""
+    if not isinstance(cp, Mapping) or not cp.get("enabled"):
+        return []
+    hosts = list(cp.get("hosts") or [])
+    vip = cp.get("vip") or ""
+    seen = dict((n["name"], n.get("control_plane")) for n in nodes)
+    out = []
+    for name in [n["name"] for n in nodes] + [n["name"] for n in missing]:
+        view = seen.get(name)
+        if name in hosts:
+            api = (view or {}).get("api")
+            out.append(_result("api_server_ready", name, (api or {}).get("url") or "kube-apiserver /readyz",
+                               _answer_ok(api), "HTTP 200 ok", _answer_found(api) if view else "no facts"))
+            etcd = (view or {}).get("etcd")
+            health = (etcd or {}).get("health") or {}
+            out.append(_result("etcd_healthy", name, (etcd or {}).get("url") or "etcd", bool(health.get("healthy")),
+                               "health true", "health true" if health.get("healthy") else
+                               (etcd or {}).get("error") or health.get("reason") or "no facts"))
+            members = (etcd or {}).get("members") or []
+            voters = sorted(m["name"] for m in members if m.get("started") and not m.get("learner"))
+            others = ["%s (%s)" % (m["name"] or "id " + m["id"], "learner" if m.get("learner") else "not started")
+                      for m in members if not m.get("started") or m.get("learner")]
+            found = ", ".join(voters + others) if members else ((etcd or {}).get("error") or "no member list")
+            out.append(_result("etcd_members", name, "etcd member list", voters == sorted(hosts) and not others,
+                               "%d started voting members: %s" % (len(hosts), ", ".join(sorted(hosts))), found))
+        if vip:
+            via = (view or {}).get("api_via_vip")
+            out.append(_result("api_via_vip", name, "API at %s" % ((via or {}).get("url") or vip), _answer_ok(via),
+                               "HTTP 200 ok", _answer_found(via) if view else "no facts"))
+    # one leader, as every control plane's member sees it, and it is one of the members
+    statuses = dict((name, ((seen.get(name) or {}).get("etcd") or {}).get("status")) for name in hosts)
+    members = {}
+    for name in hosts:
+        for member in ((seen.get(name) or {}).get("etcd") or {}).get("members") or []:
+            members.setdefault(member["id"], member["name"] or "id " + member["id"])
+    leaders = sorted(set(s["leader"] for s in statuses.values() if s and s.get("leader") not in (None, "0")))
+    unread = sorted(name for name, s in statuses.items() if not s)
+    no_leader = sorted(name for name, s in statuses.items() if s and s.get("leader") in (None, "0"))
+    ok = len(leaders) == 1 and leaders[0] in members and not unread and not no_leader
+    found = "; ".join(filter(None, [
+        "leader %s" % ", ".join(members.get(lid, "id %s (no member)" % lid) for lid in leaders) if leaders else
+        "no leader",
+        "no leader seen by %s" % ", ".join(no_leader) if no_leader else "",
+        "no status from %s" % ", ".join(unread) if unread else ""]))
+    out.append(_result("etcd_leader", "cluster", "etcd", ok, "one leader, a member, followed by every member", found))
+    if vip:
+        holders = sorted(name for name, view in seen.items() if ((view or {}).get("vip") or {}).get("held"))
+        wrong = [h for h in holders if h not in hosts]
+        out.append(_result("vip_held_once", "cluster", "VIP %s" % vip, len(holders) == 1 and not wrong,
+                           "held by exactly one control plane", ", ".join(holders) or "held by no node"))
+    return out
+
+
 def collect_nodes(names, views):
     """Pair inventory names with their gathered views; a host without a view is ``gathered: False``.
 
@@ -919,6 +991,7 @@ def verify_cluster(nodes, settings, probes=None):
     api = api_services_of(nodes)
     results += check_services(nodes, api, cfg)
     results += check_probes(probes, nodes, api, cfg)
+    results += check_control_plane(nodes, missing, cfg.get("control_plane"))
     return results
 
 

@@ -26,14 +26,14 @@ if bundle/is-complete.sh; then
 
 MSG
   fi
-  exec make test-bundle test-cluster
+  exec make test-bundle test-cluster test-ha
 fi
 cat >&2 <<'MSG'
 
 ################################################################################################
-##  CLUSTER SCENARIO AND BUNDLE TESTS NOT RUN: the air-gapped bundle is not cached here.       ##
+##  CLUSTER AND HA SCENARIOS AND BUNDLE TESTS NOT RUN: the air-gapped bundle is not cached here. ##
 ##  (a cold build takes ~45 min: too long for CI's 90 minutes with everything else)            ##
-##  Run them by hand:   make bundle && make test-bundle test-cluster                            ##
+##  Run them by hand:   make bundle && make test-bundle test-cluster test-ha                    ##
 ##  After one `make bundle` the cache stays, and CI runs the cluster scenario every time.       ##
 ################################################################################################
 

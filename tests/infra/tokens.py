@@ -33,3 +33,11 @@ def check_kubeadm_token_list_empty(node: Node) -> None:
 def check_no_bootstrap_token_secret(node: Node) -> None:
     names = secret_names(node)
     assert not names, f'{node.name}: bootstrap-token Secrets left in kube-system: {names}'
+
+
+def check_no_uploaded_certificates(node: Node) -> None:
+    """The control-plane joins' kubeadm-certs Secret (the cluster's CA keys, encrypted) is gone after them."""
+    result = node.host.run(f'kubectl --kubeconfig {ADMIN_CONF} --namespace kube-system get secret kubeadm-certs '
+                           '--ignore-not-found -o name')
+    assert result.rc == 0, f'{node.name}: kubectl get secret failed: {result.stderr.strip()}'
+    assert not result.stdout.strip(), f'{node.name}: the uploaded control-plane certificates are left: {result.stdout}'

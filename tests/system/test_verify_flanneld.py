@@ -51,7 +51,8 @@ def flannel_lab(tmp_path_factory):
                      "verify_kubectl": KF + "/bundle/bin/kubectl",
                      # no container runtime and no kubelet in these namespaces: their checks are "not run";
                      # no kube-proxy and no cluster DNS either: no Service's rules to expect
-                     "verify_require_pods": False, "verify_require_kubelet": False, "verify_services": []},
+                     "verify_require_pods": False, "verify_require_kubelet": False, "verify_services": [],
+                     "verify_control_plane": False},
             "children": {"kube_cluster": {"children": {
                 "kube_control_plane": {"hosts": {"%s-m" % prefix: hosts["%s-m" % prefix]}},
                 "kube_workers": {"hosts": {"%s-w1" % prefix: hosts["%s-w1" % prefix]}}}}}}}

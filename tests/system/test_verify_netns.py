@@ -97,6 +97,8 @@ def lab(tmp_path):
                 "verify_require_pods": False,
                 "verify_require_kubelet": False,
                 "verify_require_node_objects": False,
+                # no kubeadm control plane (no API server, no etcd of kubeadm's) in these namespaces
+                "verify_control_plane": False,
             }
         inventory = {"all": {"vars": {"ansible_connection": "local"}, "children": {"kube_cluster": {"children": {
             "kube_control_plane": {"hosts": {names["a"]: hosts[names["a"]]}},
