@@ -129,6 +129,19 @@ def test_kubeadm_join_config_parses_the_join_command(rendered):
         assert join['nodeRegistration']['name'] == host
 
 
+def test_a_control_plane_joins_as_one(rendered):
+    """A control plane's join (the ones after the first) brings its own API endpoint and the uploaded
+    certificates' key; a worker's has neither."""
+    _, exp, out = rendered
+    for host, address in exp['nodes'].items():
+        (join,) = _docs(out / host / 'kubeadm-join.yaml')
+        if host == exp['control_plane']:
+            assert join['controlPlane'] == {'localAPIEndpoint': {'advertiseAddress': address, 'bindPort': 6443},
+                                            'certificateKey': 'c0' * 32}
+        else:
+            assert 'controlPlane' not in join, host
+
+
 def test_flannel_manifest_is_valid_kubernetes_1_22(rendered):
     _, exp, out = rendered
     docs = _docs(out / exp['control_plane'] / 'kube-flannel.yml')
