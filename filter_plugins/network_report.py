@@ -314,12 +314,12 @@ def graph_source(report):
         results = where["nodes"].get(name) or []
         bad = bool(_failures(results))
         graph.node(name, label=_node_label(node, results), id=node_id(name),
-                   **{"class": "node %s" % ("failed" if bad else "ok"), "color": RED if bad else INK})
+                   **{"class": "failed" if bad else "ok", "color": RED if bad else INK})
     for (a, b), results in sorted(where["edges"].items()):
         bad = bool(_failures(results))
         graph.edge(a, b, label=_edge_label(a, b, by_name, results), id=edge_id(a, b),
                    color=RED if bad else INK, fontcolor=RED if bad else INK, penwidth="4" if bad else "2",
-                   **{"class": "edge %s" % ("failed" if bad else "ok")})
+                   **{"class": "failed" if bad else "ok"})
     return graph
 
 
