@@ -227,6 +227,22 @@ def test_every_failing_check_is_drawn_red_where_it_belongs(case):
     assert page.ids("failed") == drawn
 
 
+def test_a_large_cluster_is_drawn_with_its_failing_pairs_only():
+    """45 nodes (990 pairs, 5 940 pair results): a grid of boxes, an edge only for the pair with a failing check,
+    the page saying how many pairs it leaves out and listing only the results that did not pass."""
+    names = ["node%02d" % i for i in range(45)]
+    results = [{"check": check, "node": a, "object": "%s (%s)" % (check, b), "ok": True, "status": "ok",
+                "message": "ok: %s on %s (%s)" % (check, a, b)}
+               for a in names for b in names if a != b for check in ("route_to_peer", "fdb_to_peer", "neighbour_to_peer")]
+    results[0].update(ok=False, status="FAILED", message="FAILED: route_to_peer on node00 (node01): no route")
+    page = Page(report_mod.render_html({"settings": SETTINGS, "results": results}))
+    assert page.ids("node") == set(report_mod.node_id(n) for n in names)
+    assert page.ids("edge") == page.ids("failed") == {report_mod.edge_id("node00", "node01")}
+    assert "989 pairs without one and 0 more with one are left out" in page.by_id("pairs-left-out").text()
+    assert [squeeze(r.text()) for r in page.by_id("results").walk() if r.tag == "tr"][1:] == [
+        squeeze("route_to_peer node00 route_to_peer (node01) FAILED " + results[0]["message"])]
+
+
 # ------------------------------------------------------------------------------------ in a real browser
 
 def chromium():
