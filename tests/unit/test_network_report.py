@@ -233,7 +233,8 @@ def test_a_large_cluster_is_drawn_with_its_failing_pairs_only():
     names = ["node%02d" % i for i in range(45)]
     results = [{"check": check, "node": a, "object": "%s (%s)" % (check, b), "ok": True, "status": "ok",
                 "message": "ok: %s on %s (%s)" % (check, a, b)}
-               for a in names for b in names if a != b for check in ("route_to_peer", "fdb_to_peer", "neighbour_to_peer")]
+               for a in names for b in names if a != b
+               for check in ("route_to_peer", "fdb_to_peer", "neighbour_to_peer")]
     results[0].update(ok=False, status="FAILED", message="FAILED: route_to_peer on node00 (node01): no route")
     page = Page(report_mod.render_html({"settings": SETTINGS, "results": results}))
     assert page.ids("node") == set(report_mod.node_id(n) for n in names)
