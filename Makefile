@@ -17,14 +17,14 @@ STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
-.PHONY: help venv host-deps lint-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-ha test-cluster-if-bundled lab lab-ha lab-up lab-down \
+.PHONY: help venv host-deps lint-deps report-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-ha test-cluster-if-bundled lab lab-ha lab-up lab-down \
 	bundle bundle-dataplane conformance-build test-conformance clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
 	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
 	@echo "make test      everything CI runs: test-unit, test-lab, test-dataplane, and test-cluster if the bundle is cached"
-	@echo "make test-unit lint, syntax, unit, render, validate and root tests (no podman, no bundle needed)"
+	@echo "make test-unit lint, syntax, unit, render, validate, root and report tests (no podman, no bundle needed)"
 	@echo "make test-bundle the tests marked bundle (verify.yml against flanneld + kube-apiserver from the bundle)"
 	@echo "make test-lab  molecule default: the lab, stages 1-3 twice, node checks and faults"
 	@echo "make test-dataplane  molecule dataplane: flanneld + etcd + CRI pods, checks and faults"
@@ -49,6 +49,11 @@ host-deps:
 lint-deps:
 	sh scripts/install-host-deps.sh --lint
 
+# Graphviz and Chromium (Debian's packages): the network report's drawing and the browser that opens it in its
+# tests (tests/unit/test_network_report.py; make test-unit).
+report-deps:
+	sh scripts/install-host-deps.sh --report
+
 lint: venv lint-deps
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
@@ -56,7 +61,7 @@ lint: venv lint-deps
 	$(BIN)/python -m pytest -q tests/static/test_static.py -k shellcheck
 
 # Two workers (pytest-xdist): the validate cases are one ansible-playbook run each, CPU-bound, independent.
-test-unit: venv lint-deps
+test-unit: venv lint-deps report-deps
 	$(BIN)/python -m pytest -n 2 -m 'not bundle'
 
 # The tests marked `bundle` (pytest.ini): verify.yml against real flanneld + kube-apiserver from the bundle.

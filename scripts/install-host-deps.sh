@@ -8,6 +8,7 @@
 #   iproute2, iptables        the lab's own links, namespaces and NAT (lab/roles/lab/tasks/network.yml)
 #   tar                       packs the rootfs for `podman import`
 #   openssh-client, socat     Ansible logs in to the nodes over SSH, from the lab's outside namespace
+#   graphviz                  dot lays out the network report's drawing verify writes on the controller
 #
 # Rootful lab only: no uidmap, slirp4netns or fuse-overlayfs (those serve rootless podman).
 # Idempotent: installs only what is missing, and runs `apt-get update` once, only then.
@@ -15,11 +16,18 @@
 #   sh scripts/install-host-deps.sh          the lab's packages (make host-deps)
 #   sh scripts/install-host-deps.sh --lint   only what the static tests need besides the venv, the
 #                                            package ShellCheck (make lint-deps; make lint and make test-unit)
+#   sh scripts/install-host-deps.sh --report what the network report's tests need besides the venv: graphviz,
+#                                            the font it lays text out in, and Chromium, the headless browser
+#                                            that opens the page (make report-deps; make test-unit)
 set -eu
 
-packages="podman conmon runc netavark aardvark-dns catatonit debootstrap debian-archive-keyring
-iproute2 iptables tar openssh-client socat"
-[ "${1:-}" != --lint ] || packages="shellcheck"
+case "${1:-}" in
+    "") packages="podman conmon runc netavark aardvark-dns catatonit debootstrap debian-archive-keyring
+iproute2 iptables tar openssh-client socat graphviz" ;;
+    --lint) packages="shellcheck" ;;
+    --report) packages="graphviz fonts-dejavu-core chromium" ;;
+    *) echo "usage: $0 [--lint | --report]" >&2; exit 2 ;;
+esac
 
 missing=""
 for pkg in $packages; do

@@ -6,7 +6,9 @@ with unique names (kfa-t-<random>-a/-b), points Ansible's local connection into 
 python wrapper (`ip netns exec`), and removes everything afterwards. Nothing is sent anywhere.
 """
 
+import html
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -100,12 +102,14 @@ def lab(tmp_path):
                 # no kubeadm control plane (no API server, no etcd of kubeadm's) in these namespaces
                 "verify_control_plane": False,
             }
-        inventory = {"all": {"vars": {"ansible_connection": "local"}, "children": {"kube_cluster": {"children": {
+        # each run's network report (JSON and page) in this test's own directory
+        inventory = {"all": {"vars": {"ansible_connection": "local", "verify_report_dir": str(tmp_path / "reports")},
+                             "children": {"kube_cluster": {"children": {
             "kube_control_plane": {"hosts": {names["a"]: hosts[names["a"]]}},
             "kube_workers": {"hosts": {names["b"]: hosts[names["b"]]}}}}}}}
         path = tmp_path / "hosts.yml"
         path.write_text(yaml.safe_dump(inventory))
-        yield {"inventory": str(path), "names": names}
+        yield {"inventory": str(path), "names": names, "reports": tmp_path / "reports"}
     finally:
         for ns in names.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
@@ -122,7 +126,15 @@ def test_verify_fails_naming_the_missing_route(lab):
     run("ip", "-n", lab["names"]["b"], "route", "del", "172.16.0.0/24")
     rc, out = verify(lab["inventory"])
     assert rc != 0
-    assert "FAILED: route_to_peer on %s route to 172.16.0.0/24 (%s)" % (lab["names"]["b"], lab["names"]["a"]) in out
+    message = "FAILED: route_to_peer on %s route to 172.16.0.0/24 (%s)" % (lab["names"]["b"], lab["names"]["a"])
+    assert message in out
+    # the failing run has its network report too: the pair's edge drawn red, with the message
+    data, page = network_report(lab)
+    assert [r["message"] for r in data["results"] if not r["ok"]][0].startswith(message)
+    edge = re.search(r'<g id="edge&#45;%s&#45;&#45;%s" class="edge failed">(.*?)</g>' % tuple(
+        n.replace("-", "&#45;") for n in sorted(lab["names"].values())), page, re.S)
+    assert edge and "#c62828" in edge.group(1), page
+    assert re.sub(r"\s+", "", message) in html.unescape(re.sub(r"<[^>]+>|\s+", "", edge.group(1)))
 
 
 def test_verify_fails_when_the_vtep_uses_another_address(lab):
@@ -166,3 +178,20 @@ def test_the_report_holds_every_result_and_the_settings(lab, tmp_path):
     assert data["settings"]["pod_subnet"] == "172.16.0.0/16"
     assert len(data["results"]) == int(out.split(" checks, 0 failed")[0].rsplit('"', 1)[-1].split()[-1])
     assert all(r["ok"] for r in data["results"])
+    # the network report is the same document, with every node's facts, and the page drawn from it
+    network, page = network_report(lab)
+    assert network == data
+    assert [n["name"] for n in network["nodes"]] == [lab["names"]["a"], lab["names"]["b"]]
+    assert network["nodes"][0]["vtep"]["mac"] == NODES["a"][1]
+    assert network["nodes"][0]["links"][lab["names"]["b"]]["route"]["dst"] == NODES["b"][2]
+    for name in lab["names"].values():
+        assert 'id="node&#45;%s" class="node ok"' % name.replace("-", "&#45;") in page
+    assert 'class="edge ok"' in page and "#c62828" not in page.split("<figure")[1]
+
+
+def network_report(lab):
+    """The one report verify wrote into verify_report_dir: (its JSON, its page)."""
+    reports = sorted(lab["reports"].iterdir())
+    assert [p.suffix for p in reports] == [".html", ".json"], reports
+    assert reports[0].stem == reports[1].stem
+    return json.loads(reports[1].read_text()), reports[0].read_text()
