@@ -2,7 +2,10 @@
 
 - keepalived and haproxy run on every control plane, haproxy on kube_apiserver_lb_port;
 - exactly one node holds the virtual address, and it is a control plane;
-- every kubeconfig kubeadm wrote (admin, kubelet, controller-manager, scheduler; a worker's kubelet) names it;
+- the kubeconfigs of admin, every kubelet and kube-proxy name it; the controller-manager's and the scheduler's name
+  their own node's API server, as kubeadm writes them since 1.19.1 (kubernetes/kubernetes#94398: they must never
+  talk to an API server of another version during an upgrade; they are leader-elected, so a node whose API server
+  is down loses their leadership to another node's);
 - verify's oracle says every API server is ready, every etcd member healthy, one started voting member per
   control plane, one leader, and the API answers through the address from every node;
 - nothing of the control-plane joins outlives them (the uploaded certificates' Secret).
@@ -18,7 +21,9 @@ import ha
 import tokens
 from conftest import _inventory
 
-KUBECONFIGS = ('admin.conf', 'kubelet.conf', 'controller-manager.conf', 'scheduler.conf')
+# Through the virtual address, and to the node's own API server.
+VIA_ADDRESS = ('admin.conf', 'kubelet.conf')
+LOCAL = ('controller-manager.conf', 'scheduler.conf')
 CHECKS = ('api_server_ready', 'etcd_healthy', 'etcd_members', 'api_via_vip')
 
 
@@ -48,16 +53,28 @@ def test_exactly_one_control_plane_holds_the_address(cp):
     assert holders[0] in [n.name for n in cp.masters], f'{cp.vip} is held by {holders[0]}, not a control plane'
 
 
-@pytest.mark.parametrize('conf', KUBECONFIGS)
+def _server(node, conf: str) -> str:
+    return node.host.check_output(f"awk '$1 == \"server:\" {{print $2}}' /etc/kubernetes/{conf}")
+
+
+@pytest.mark.parametrize('conf', VIA_ADDRESS)
 def test_control_plane_kubeconfigs_name_the_address(cp, conf):
     for node in cp.masters:
-        server = node.host.check_output(f"awk '$1 == \"server:\" {{print $2}}' /etc/kubernetes/{conf}")
+        server = _server(node, conf)
         assert server == cp.endpoint, f'{node.name}: /etc/kubernetes/{conf} names {server!r}, not {cp.endpoint}'
+
+
+@pytest.mark.parametrize('conf', LOCAL)
+def test_leader_elected_components_use_their_own_api_server(cp, conf):
+    for node in cp.masters:
+        own = f"https://{node.cluster_ip()}:{node.settings['kube_apiserver_port']}"
+        server = _server(node, conf)
+        assert server == own, f'{node.name}: /etc/kubernetes/{conf} names {server!r}, not its own API server {own}'
 
 
 def test_worker_kubeconfigs_name_the_address(cp):
     for node in cp.workers:
-        server = node.host.check_output("awk '$1 == \"server:\" {print $2}' /etc/kubernetes/kubelet.conf")
+        server = _server(node, 'kubelet.conf')
         assert server == cp.endpoint, f'{node.name}: kubelet.conf names {server!r}, not {cp.endpoint}'
 
 
