@@ -17,8 +17,8 @@ description:
     verifying its certificate against O(ca_file).
   - With O(vip), reads C(ip -j addr show dev) O(interface) to tell whether this node holds the virtual address,
     and with O(vip_url) asks the API through it, the same way.
-  - With O(etcd_url), asks the local etcd member through its JSON gateway, as a client with O(etcd_cert_file):
-    C(/health), C(/v3/cluster/member/list) and C(/v3/maintenance/status) (its own id and the leader it follows).
+  - With O(etcd_url), asks the local etcd member through its JSON gateway, as a client with O(etcd_cert_file),
+    for C(/health), C(/v3/cluster/member/list) and C(/v3/maintenance/status) (its own id and the leader it follows).
   - An endpoint that does not answer is a fact (status -1 and curl's message), not a failure; malformed answers
     fail the module naming the request. Nothing on the host is changed.
 version_added: "1.0.0"

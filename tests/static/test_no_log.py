@@ -1,7 +1,8 @@
 """Secrets never reach the log: every task that handles a bootstrap token has `no_log: true`.
 
-A task handles a token when it runs `kubeadm init`, `kubeadm join` or `kubeadm token ...` (their arguments or
-output carry one), touches bootstrap-token Secrets, renders a template that writes a token, or reads the result
+A task handles a token when it runs `kubeadm init` (upload-certs too: it prints the certificate key), `kubeadm join`
+or `kubeadm token ...` (their arguments or output carry one), touches bootstrap-token Secrets or the uploaded
+certificates' Secret (`kubeadm-certs`), renders a template that writes a token, or reads the result
 of such a task (directly or through a role variable built from it). The one exception is a task that shows
 such a result only through the `kube_redact` filter (the failure reports).
 """
@@ -17,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 ROLE_DIRS = sorted(p for base in (REPO / 'roles', REPO / 'lab' / 'roles') if base.is_dir()
                    for p in base.iterdir() if (p / 'tasks').is_dir())
 # kubeadm followed by its subcommand, whether the command is one string or an argv list.
-COMMAND = re.compile(r"\bkubeadm\b[\s\-'\",\[\]]+(init|join|token)\b|bootstrap\.kubernetes\.io/token")
+# The kubeadm-certs Secret holds the control plane's CA keys (encrypted with the certificate key).
+COMMAND = re.compile(r"\bkubeadm\b[\s\-'\",\[\]]+(init|join|token)\b|bootstrap\.kubernetes\.io/token|\bkubeadm-certs\b")
 KEYWORDS = {'name', 'no_log', 'when', 'loop_control', 'register', 'changed_when', 'failed_when', 'tags',
             'delegate_to', 'run_once', 'notify', 'until', 'retries', 'delay'}
 
@@ -58,8 +60,10 @@ def token_tasks(role: Path) -> list[tuple[Path, dict]]:
     role_vars = {}
     if (role / 'vars' / 'main.yml').is_file():
         role_vars = yaml.safe_load((role / 'vars' / 'main.yml').read_text()) or {}
-    # Registered results of token tasks, and role vars built from them, taint whatever reads them.
-    tainted: set[str] = set()
+    # Registered results of token tasks, and role vars built from them, taint whatever reads them; so does a role var
+    # that holds such a command (an argv the task only names).
+    tainted: set[str] = {name for name, value in role_vars.items()
+                         if COMMAND.search(yaml.safe_dump(value, width=10 ** 6))}
     handling: list[int] = []
     changed = True
     while changed:
@@ -96,8 +100,12 @@ def test_every_task_handling_a_token_has_no_log(role):
 def test_the_check_sees_the_token_tasks():
     """The roles that handle tokens are seen doing so: minting, writing, joining, deleting; init and its token."""
     assert [t['name'] for _, t in token_tasks(REPO / 'roles' / 'workers')] == [
-        'Mint a bootstrap token on the control plane', 'Write the join configuration (0600, holds the token)',
-        'Run kubeadm join', 'Delete the bootstrap token on the control plane']
+        'Mint a bootstrap token on the control plane',
+        'Upload the control-plane certificates for the joining control planes',
+        'Write the join configuration (0600, holds the token)',
+        'Run kubeadm join', 'Run kubeadm join as a control plane, one node at a time',
+        'Delete the bootstrap token on the control plane',
+        'Delete the uploaded control-plane certificates and their token']
     assert [t['name'] for _, t in token_tasks(REPO / 'roles' / 'control_plane')] == [
         'Run kubeadm init', 'Delete the bootstrap token kubeadm init created']
 
@@ -113,8 +121,11 @@ def _workers_copy(tmp_path):
 
 
 @pytest.mark.parametrize('drop', ['Mint a bootstrap token on the control plane',
+                                  'Upload the control-plane certificates for the joining control planes',
                                   'Write the join configuration (0600, holds the token)',
-                                  'Run kubeadm join', 'Delete the bootstrap token on the control plane'])
+                                  'Run kubeadm join', 'Run kubeadm join as a control plane, one node at a time',
+                                  'Delete the bootstrap token on the control plane',
+                                  'Delete the uploaded control-plane certificates and their token'])
 def test_the_check_names_a_token_task_without_no_log(tmp_path, drop):
     """A copy of the workers role with no_log removed from one task: the check names exactly that task."""
     role, join = _workers_copy(tmp_path)
