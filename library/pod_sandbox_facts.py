@@ -49,6 +49,8 @@ options:
     default: true
 requirements:
   - nsenter (util-linux) and iproute2 with JSON output, for the pods' interfaces
+  - A sandbox or container removed between the listing and the inspect (crictl answers NotFound) makes the module read
+    the runtime again, up to three times, before it fails naming the command.
   - crictl with C(-o json) and several ids per C(inspect)/C(inspectp) call (v1.22 prints one document per id,
     newer releases one array; both are read)
 attributes:
@@ -239,6 +241,8 @@ ansible_facts:
                   sample: {"net": true, "ipc": true, "uts": true, "pid": false, "mnt": false}
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 from ansible.module_utils.sandbox_parse import (
@@ -255,6 +259,41 @@ from ansible.module_utils.sandbox_parse import (
 
 
 
+READ_ATTEMPTS = 3
+
+
+class VanishedWhileRead(Exception):
+    """An inspect named an id that the runtime no longer has."""
+
+
+def _inspect(module, cmd, last):
+    rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
+    if rc != 0 and not last and "NotFound" in (err or out):
+        raise VanishedWhileRead()
+    if rc != 0:
+        module.fail_json(msg="%s failed (rc=%s): %s" % (" ".join(cmd), rc, (err or out).strip()),
+                         cmd=cmd, rc=rc, stdout=out, stderr=err)
+    return out
+
+
+def read_runtime(module, base, last):
+    """Pods and containers listed, then inspected: (pods, containers, pod details, container details)."""
+    cmd = base + ["pods", "-o", "json"]
+    pods = parse_pods(run_checked(module, cmd), source="crictl pods -o json")
+    cmd = base + ["ps", "-o", "json"]
+    containers = parse_containers(run_checked(module, cmd), source="crictl ps -o json")
+    pod_details = {}
+    if pods:
+        cmd = base + ["inspectp", "-o", "json"] + [pod["id"] for pod in pods]
+        pod_details = parse_inspectp(_inspect(module, cmd, last), source="crictl inspectp -o json (%d ids)" % len(pods))
+    ctr_details = {}
+    if containers:
+        cmd = base + ["inspect", "-o", "json"] + [c["id"] for c in containers]
+        ctr_details = parse_inspect(_inspect(module, cmd, last),
+                                    source="crictl inspect -o json (%d ids)" % len(containers))
+    return pods, containers, pod_details, ctr_details
+
+
 def gather(module):
     p = module.params
     crictl = module.get_bin_path(p["crictl"], opt_dirs=["/usr/local/bin"])
@@ -265,19 +304,15 @@ def gather(module):
         base += ["--runtime-endpoint", p["runtime_endpoint"]]
     base += ["--timeout", "%ds" % p["timeout"]]
 
-    cmd = base + ["pods", "-o", "json"]
-    pods = parse_pods(run_checked(module, cmd), source="crictl pods -o json")
-    cmd = base + ["ps", "-o", "json"]
-    containers = parse_containers(run_checked(module, cmd), source="crictl ps -o json")
-    pod_details = {}
-    if pods:
-        cmd = base + ["inspectp", "-o", "json"] + [pod["id"] for pod in pods]
-        pod_details = parse_inspectp(run_checked(module, cmd), source="crictl inspectp -o json (%d ids)" % len(pods))
-    ctr_details = {}
-    if containers:
-        cmd = base + ["inspect", "-o", "json"] + [c["id"] for c in containers]
-        ctr_details = parse_inspect(run_checked(module, cmd),
-                                    source="crictl inspect -o json (%d ids)" % len(containers))
+    # A sandbox or container can go between listing it and inspecting it (the kubelet replaces sandboxes, e.g.
+    # after containerd restarts): crictl then fails the whole inspect with NotFound. Such a read is taken again
+    # from the listing, a few times, before it counts as a failure.
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            pods, containers, pod_details, ctr_details = read_runtime(module, base, last=attempt == READ_ATTEMPTS - 1)
+            break
+        except VanishedWhileRead:
+            time.sleep(1)
 
     processes = parse_processes(read_proc_raw("/proc"))
     sandboxes = build_sandboxes(pods, containers, pod_details, ctr_details, processes,

@@ -150,3 +150,46 @@ def test_legacy_tables_loaded_reads_the_proc_list(tmp_path):
     names.write_text("filter\nnat\n")
     assert mod.legacy_tables_loaded(str(names)) == {"filter", "nat"}
     assert mod.legacy_tables_loaded(str(tmp_path / "absent")) == set()
+
+
+def _vanishing_runtime(monkeypatch, capsys, vanish_times):
+    """pod_sandbox_facts against the captured runtime, whose `crictl inspectp` answers NotFound `vanish_times` times
+    first: a sandbox the kubelet removed between the listing and the inspect (seen after containerd restarts)."""
+    mod = library("pod_sandbox_facts")
+    calls, left = [], [vanish_times]
+    answers = {"pods": fixture_text("captured/crictl_pods.json"), "ps": fixture_text("captured/crictl_ps.json"),
+               "inspectp": fixture_text("captured/crictl_inspectp_multi.json"),
+               "inspect": fixture_text("captured/crictl_inspect_multi.json")}
+
+    def run_command(self, args, environ_update=None, **kwargs):
+        verb = args[5]
+        calls.append(verb)
+        if verb == "inspectp" and left[0] > 0:
+            left[0] -= 1
+            return 1, "", ('level=fatal msg="get the status of pod sandboxes: get pod sandbox status: rpc error: '
+                           'code = NotFound desc = an error occurred when try to find sandbox: not found"')
+        return 0, answers[verb], ""
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None:
+                        "/usr/bin/" + os.path.basename(name))
+    monkeypatch.setattr(mod, "read_proc_raw", lambda proc_root="/proc", pids=None:
+                        fixture_json("captured/proc_ns_raw.json"))
+    monkeypatch.setattr(mod.time, "sleep", lambda seconds: None)
+    with patch_module_args({"runtime_endpoint": "unix:///run/x.sock", "interfaces": False}):
+        with pytest.raises(SystemExit):
+            mod.main()
+    return json.loads(capsys.readouterr().out), calls
+
+
+def test_a_sandbox_that_vanishes_while_read_is_read_again(monkeypatch, capsys):
+    result, calls = _vanishing_runtime(monkeypatch, capsys, 1)
+    assert not result.get("failed"), result
+    assert calls == ["pods", "ps", "inspectp", "pods", "ps", "inspectp", "inspect"]
+    assert result["ansible_facts"]["pod_sandboxes"]["sandboxes"]
+
+
+def test_a_runtime_that_keeps_losing_sandboxes_fails_naming_the_command(monkeypatch, capsys):
+    result, calls = _vanishing_runtime(monkeypatch, capsys, 99)
+    assert result["failed"] and "inspectp" in result["msg"] and "NotFound" in result["msg"]
+    assert calls.count("pods") == 3
