@@ -49,8 +49,6 @@ options:
     default: true
 requirements:
   - nsenter (util-linux) and iproute2 with JSON output, for the pods' interfaces
-  - A sandbox or container removed between the listing and the inspect (crictl answers NotFound) makes the module read
-    the runtime again, up to three times, before it fails naming the command.
   - crictl with C(-o json) and several ids per C(inspect)/C(inspectp) call (v1.22 prints one document per id,
     newer releases one array; both are read)
 attributes:
@@ -62,6 +60,8 @@ attributes:
     support: full
 notes:
   - Only running containers are listed (C(crictl ps) without C(-a)), because exited ones have no process to compare.
+  - A sandbox or container removed between the listing and the inspect (crictl answers NotFound) makes the module read
+    the runtime again, up to three times, before it fails naming the command.
 """
 
 EXAMPLES = r"""
