@@ -76,8 +76,9 @@ test-lab: venv host-deps
 # (scripts/ci-cluster.sh says loudly when it is not and how to run it). One after the other, stopping at the
 # first that fails; each one's wall time is printed at the end (scripts/timed.sh), whether it passed or not.
 TEST_SCENARIOS := test-unit test-lab test-dataplane test-cluster-if-bundled
+# KF_TEST_STARTED: when this run began, so that scripts/ci-cluster.sh starts the HA scenario only with time left.
 test:
-	@times=$$(mktemp); rc=0; \
+	@export KF_TEST_STARTED=$$(date +%s); times=$$(mktemp); rc=0; \
 	for scenario in $(TEST_SCENARIOS); do \
 		scripts/timed.sh "$$times" $$scenario $(MAKE) --no-print-directory $$scenario || { rc=$$?; break; }; \
 	done; \
