@@ -9,6 +9,9 @@ is written outside the temporary directory.
 `ctr` is a stand-in first on PATH: it records every call, `images ls --quiet` prints what was "imported",
 and `images import FILE` "imports" the reference written in FILE. So the tests see whether an import was
 attempted at all, not what containerd would do with a real archive (molecule `cluster` covers that).
+
+With kubernetes_bundle_url the node fetches instead of receiving a copy: the `served` fixture serves the same
+bundle directory over HTTP on loopback and records every path asked for.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -229,3 +235,64 @@ def test_a_release_bundle_is_checked_against_the_pinned_table(node):
     assert (f"says kubeadm is a release file with sha256 {sha256(node.bundle / 'bin' / 'kubeadm')}; "
             f"kubernetes_checksums pins {pinned} (kubeadm 1.22.5 amd64)") in flat
     assert list(node.bin_dir.iterdir()) == []
+
+
+class _Recorder(SimpleHTTPRequestHandler):
+    """Serves a directory; records each GET path on the server (server.asked), logs nothing."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.server.asked.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(node):
+    """The node's bundle served over HTTP on 127.0.0.1 (an ephemeral port), set as kubernetes_bundle_url."""
+    server = ThreadingHTTPServer(('127.0.0.1', 0), partial(_Recorder, directory=str(node.bundle)))
+    server.asked = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    node.extra = {'kubernetes_bundle_url': f'http://127.0.0.1:{server.server_port}/'}
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_from_a_url_the_node_fetches_what_it_lacks_and_a_second_run_fetches_nothing(node, served):
+    """Every binary, plugin and the image archive is asked of the URL once (the trailing slash of the URL is
+    not doubled), installed as from a copy, and a second run changes and fetches nothing."""
+    rc, _, out = node.run()
+    assert rc == 0, out[-3000:]
+    wanted = sorted([f'/bin/{n}' for n in (*TOOLS, *(f'cni/{p}' for p in PLUGINS))] + ['/images/pause_3.5.oci.tar'])
+    assert sorted(served.asked) == wanted
+    for name in (*TOOLS, *(f'cni/{p}' for p in PLUGINS)):
+        assert sha256(node.installed(name)) == sha256(node.bundle / 'bin' / name), name
+        assert node.installed(name).stat().st_mode & 0o7777 == 0o755, name
+    assert len(node.imports()) == 1
+    assert node.staging_left() == []
+    served.asked.clear()
+    rc, changed, out = node.run()
+    assert (rc, changed) == (0, 0), out[-3000:]
+    assert served.asked == []
+
+
+def test_from_a_url_a_tampered_file_is_refused_on_the_node(node, served):
+    """The mirror serves a kubeadm and an image archive that differ from the controller's manifest: the fetch
+    itself fails on the sha256 (get_url checks it before the file is kept), nothing reaches an install path
+    and nothing is imported."""
+    want = sha256(node.bundle / 'bin' / 'kubeadm')
+    for path in (node.bundle / 'bin' / 'kubeadm', node.bundle / 'images' / 'pause_3.5.oci.tar'):
+        with open(path, 'a') as f:
+            f.write('served by a compromised mirror\n')
+    rc, _, out = node.run()
+    assert rc != 0
+    assert "TASK [kubernetes : Fetch from the bundle's URL what is missing or differs]" in out
+    assert f'did not match {want}; it was {sha256(node.bundle / "bin" / "kubeadm")}' in ' '.join(out.split())
+    assert not node.installed('kubeadm').exists()
+    assert not node.installed('kubectl').exists()
+    assert 'Move the checked files into place' not in out
+    assert node.imports() == []
+    assert node.staging_left() == []
