@@ -6,6 +6,7 @@ a time, recovery measured) and benchmarks/ha_failover.py (the same faults, sever
 """
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import time
@@ -114,9 +115,20 @@ def unpark(node: Node, component: str) -> None:
     node.host.run_expect([0], f'test ! -e {PARKED}/{component}.yaml || mv {PARKED}/{component}.yaml {MANIFESTS}/')
 
 
+def etcd_members(node: Node) -> list:
+    """Names of the etcd members as `node`'s own member lists them (its JSON gateway, verify's client
+    certificate), sorted."""
+    s = node.settings
+    out = node.host.run(f"curl --silent --fail --max-time 5 --cacert {s['verify_etcd_ca_file']} "
+                        f"--cert {s['verify_etcd_cert_file']} --key {s['verify_etcd_key_file']} "
+                        f"-X POST -d '{{}}' {s['verify_etcd_url']}/v3/cluster/member/list")
+    assert out.rc == 0, f'{node.name}: its etcd member did not list the members: {out.stderr.strip()}'
+    return sorted(m.get('name', '') for m in json.loads(out.stdout)['members'])
+
+
 def readyz_local(node: Node) -> str:
     port = node.settings['kube_apiserver_port']
-    return (f'curl --silent --fail --max-time 2 --cacert /etc/kubernetes/pki/ca.crt '
+    return (f'curl --silent --fail --max-time 2 --cacert {node.settings["verify_ca_file"]} '
             f'https://{node.cluster_ip()}:{port}/readyz')
 
 

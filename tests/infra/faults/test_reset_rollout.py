@@ -6,27 +6,20 @@ Usable against any inventory (--kube-inventory); never run it against a cluster 
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import kube_pods
-from conftest import _inventory
+from conftest import _inventory, run_playbook
 
-REPO = Path(__file__).resolve().parents[3]
-ENV = dict(os.environ, NO_COLOR='1', ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=str(REPO / 'lab' / 'ansible.cfg'))
 # What a rollout leaves on a node and reset.yml must remove.
 LEFTOVERS = ('/etc/kubernetes/admin.conf', '/etc/kubernetes/kubelet.conf',
              '/etc/kubernetes/manifests/kube-apiserver.yaml',
              '/etc/cni/net.d/10-flannel.conflist', '/run/flannel/subnet.env')
 
 
-def _playbook(inventory: str, playbook: str) -> tuple[subprocess.CompletedProcess, float]:
+def _playbook(inventory: str, playbook: str):
     start = time.monotonic()
-    result = subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', inventory, playbook],
-                            cwd=REPO, capture_output=True, text=True, timeout=1800, check=False, env=ENV)
+    result = run_playbook(inventory, playbook)
     return result, time.monotonic() - start
 
 
