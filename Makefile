@@ -17,17 +17,16 @@ STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 # Molecule with plain output (CI logs) and a per-playbook timer.
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
-.PHONY: help venv host-deps lint-deps report-deps lint test test-unit test-bundle test-lab test-dataplane test-cluster test-ha test-cluster-if-bundled lab lab-ha lab-up lab-down \
+.PHONY: help venv host-deps lint-deps report-deps lint test test-unit test-bundle test-lab test-cluster test-ha test-cluster-if-bundled lab lab-ha lab-up lab-down \
 	bundle bundle-dataplane conformance-build test-conformance clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
 	@echo "make lab-down  remove the lab (nodes, networks); keeps the cached image"
-	@echo "make test      everything CI runs: test-unit, test-lab, test-dataplane, and test-cluster if the bundle is cached"
+	@echo "make test      everything CI runs: test-unit, test-lab, and test-cluster and test-ha if the bundle is cached"
 	@echo "make test-unit lint, syntax, unit, render, validate, root and report tests (no podman, no bundle needed)"
 	@echo "make test-bundle the tests marked bundle (verify.yml against flanneld + kube-apiserver from the bundle)"
-	@echo "make test-lab  molecule default: the lab, stages 1-3 twice, node checks and faults"
-	@echo "make test-dataplane  molecule dataplane: flanneld + etcd + CRI pods, checks and faults"
+	@echo "make test-lab  molecule default: the lab, stages 1-3 + flanneld/etcd/CRI pods twice, node and data-plane checks and faults"
 	@echo "make test-cluster    molecule cluster: site.yml from the bundle, twice, checks and faults"
 	@echo "make test-ha   molecule ha: three control planes + two workers, the API on a virtual address, failover faults"
 	@echo "make lab-ha    the HA lab (lab/ha/hosts.yml) brought up and rolled out, instead of the seed's three nodes"
@@ -68,14 +67,16 @@ test-unit: venv lint-deps report-deps
 test-bundle: venv bundle
 	$(BIN)/python -m pytest -m bundle tests/system
 
-# The lab scenario: podman nodes, stages 1-3 converged twice (idempotence), testinfra, fault injection.
-test-lab: venv host-deps
+# The lab scenario: podman nodes, stages 1-3 and the lab's Flannel data plane (flanneld + etcd + CRI pods, no
+# Kubernetes) converged twice (idempotence), testinfra, fault injection. Needs only the bundle's data-plane
+# binaries (flanneld, crictl, flannel and reference CNI plugins, pause), not Kubernetes.
+test-lab: venv host-deps bundle-dataplane
 	$(MOLECULE) test
 
-# CI: everything above, the data-plane scenario, and the cluster scenario when the bundle is cached
+# CI: everything above, then the cluster and HA scenarios when the bundle is cached
 # (scripts/ci-cluster.sh says loudly when it is not and how to run it). One after the other, stopping at the
 # first that fails; each one's wall time is printed at the end (scripts/timed.sh), whether it passed or not.
-TEST_SCENARIOS := test-unit test-lab test-dataplane test-cluster-if-bundled
+TEST_SCENARIOS := test-unit test-lab test-cluster-if-bundled
 # KF_TEST_STARTED: when this run began, so that scripts/ci-cluster.sh starts the HA scenario only with time left.
 test:
 	@export KF_TEST_STARTED=$$(date +%s); times=$$(mktemp); rc=0; \
@@ -83,11 +84,6 @@ test:
 		scripts/timed.sh "$$times" $$scenario $(MAKE) --no-print-directory $$scenario || { rc=$$?; break; }; \
 	done; \
 	scripts/timed.sh --summary "$$times" $(TEST_SCENARIOS); rm -f "$$times"; exit $$rc
-
-# flanneld + etcd + CRI pods on the lab, checked and broken by tests/infra. Needs only the bundle's
-# data-plane binaries (flanneld, crictl, flannel and reference CNI plugins, pause), not Kubernetes.
-test-dataplane: venv host-deps bundle-dataplane
-	$(MOLECULE) test -s dataplane
 
 # The whole site.yml from the bundle on the lab, idempotence, then tests/infra against the cluster.
 test-cluster: venv host-deps bundle
@@ -128,7 +124,7 @@ bundle:
 	sh bundle/install-build-deps.sh
 	bundle/make-bundle.sh --source source
 
-# The part of the bundle the data-plane scenario needs (cached with the rest; minutes cold).
+# The part of the bundle the lab scenario (molecule default) needs (cached with the rest; minutes cold).
 bundle-dataplane:
 	sh bundle/install-build-deps.sh
 	bundle/build-from-source.sh crictl flanneld flannel cni-plugins pause

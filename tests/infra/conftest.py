@@ -154,7 +154,7 @@ def node(request) -> Node:
 
 
 # A YAML file of variables every verify.yml run here gets (-e @file): what a scenario's nodes lack on purpose
-# (molecule dataplane runs flanneld without a kubelet). An environment variable, so that the pytest runs the
+# (molecule default runs flanneld without a kubelet). An environment variable, so that the pytest runs the
 # fault tests start inherit it.
 VERIFY_VARS_ENV = 'KFA_VERIFY_VARS'
 

@@ -13,7 +13,7 @@ SCENARIOS = sorted(p.parent.name for p in (REPO / 'molecule').glob('*/molecule.y
 
 
 def test_there_are_scenarios():
-    assert {'default', 'dataplane', 'cluster'} <= set(SCENARIOS)
+    assert {'default', 'cluster', 'ha'} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize('scenario', SCENARIOS)

@@ -31,6 +31,9 @@ EXPECTED_KEYS = (
     "lab_nat_address",
     "lab_nat_gateway",
     "lab_node_ulimits",
+    # set by the lab inventory only (the nodes' kubernetes_bundle_url reads them too)
+    "lab_outside_address",
+    "lab_bundle_mirror_port",
 )
 
 
@@ -52,7 +55,7 @@ def _lab_nodes(inventory: str) -> dict:
     for host in manager.get_hosts("kube_cluster"):
         hostvars = variables.get_vars(host=host)
         templar = Templar(loader=loader, variables=hostvars)
-        settings = {key: hostvars.get(key, defaults[key]) for key in EXPECTED_KEYS}
+        settings = {key: hostvars.get(key, defaults.get(key)) for key in EXPECTED_KEYS}
         nodes[host.name] = Node(
             name=host.name,
             container=f'{templar.template(hostvars["lab_name"])}-{host.name}',

@@ -51,6 +51,15 @@ def test_every_node_reaches_every_other_on_the_cluster_network(lab, hosts, pair)
     assert result.rc == 0, result.stdout + result.stderr
 
 
+def test_nodes_fetch_from_the_bundle_mirror(node, node_host):
+    """The bundle directory is served on the outside's address (lab/roles/lab/tasks/mirror.yml) and every node
+    gets an answer from it: the nodes' kubernetes_bundle_url works."""
+    url = f"http://{node.settings['lab_outside_address']}:{node.settings['lab_bundle_mirror_port']}/"
+    got = node_host.run("python3 -c 'import sys, urllib.request; "
+                        f"print(urllib.request.urlopen(sys.argv[1], timeout=5).status)' {url}")
+    assert got.stdout.strip() == "200", f"{url} from {node.name}: {got.stdout}{got.stderr}"
+
+
 def test_machine_ids_differ(hosts):
     ids = {name: h.file("/etc/machine-id").content_string.strip() for name, h in hosts.items()}
     assert all(len(i) == 32 for i in ids.values()), ids

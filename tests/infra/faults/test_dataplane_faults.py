@@ -4,7 +4,7 @@ naming it, restore, see both green. Then survive flanneld being killed
 (with its state wiped) and a node container restart, printing the time to green.
 
 Lab only (needs lab/roles/lab_dataplane's fixture: flanneld under systemd, etcd on the control plane, CRI pods);
-molecule's dataplane scenario runs it last.
+molecule's default scenario runs it.
 """
 from __future__ import annotations
 

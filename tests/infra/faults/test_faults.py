@@ -95,13 +95,26 @@ def test_check_catches_fault(lab_node, fault):
 
 
 def test_node_restart_keeps_prepared_state(lab_node, request):
-    """Swap stays off, sysctls come back from sysctl.d at boot, containerd starts again by itself."""
+    """Swap stays off, sysctls come back from sysctl.d at boot, containerd starts again by itself, and so does
+    every service that ran before the restart (whatever else the scenario runs there, the data plane included),
+    so that the tests after this one see the node whole again."""
+    # the services enabled to start at boot that run now
+    active = lab_node.check_output('systemctl list-units --type=service --state=active --plain --no-legend '
+                                   '| cut -d" " -f1').split()
+    enabled = lab_node.check_output('systemctl list-unit-files --type=service --state=enabled --no-legend '
+                                    '| cut -d" " -f1').split()
+    services = sorted(set(active) & set(enabled))
     # Undo the runtime value first: only the persisted setting can bring it back after the restart.
     lab_node.run_expect([0], 'sysctl -qw net.ipv4.ip_forward=0')
     subprocess.run(['podman', 'restart', '--time', '30', CONTAINER], check=True, capture_output=True, timeout=180)
     _infra_conftest(request.config).wait_for_login(lab_node)
     lab_node.run_expect([0], 'until systemctl is-system-running --wait 2>/dev/null | grep -qE "running|degraded"; '
                          'do sleep 1; done; until ctr version >/dev/null 2>&1; do sleep 1; done')
+    back = lab_node.run(f'timeout 120 sh -c \'until systemctl is-active --quiet {" ".join(services)}; '
+                        f'do sleep 1; done\'')
+    inactive = lab_node.run(f'systemctl is-active {" ".join(services)} | paste -sd" "').stdout.split()
+    assert back.rc == 0, f'not active again 120 s after the restart: ' \
+        f'{[s for s, state in zip(services, inactive) if state != "active"]}'
     result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '--no-header', '-p', 'no:cacheprovider',
                              '-o', 'addopts=', '-k', NODE, str(INFRA / 'test_node_prep.py'),
                              str(INFRA / 'test_containerd.py')],
