@@ -32,7 +32,7 @@ stop() {
         while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
         say "stopped the bundle mirror (pid $pid)"
     fi
-    rm -f "$pidfile" "$argsfile"
+    rm -f "$pidfile" "$argsfile" "$log"
 }
 
 if [ "$action" = stop ]; then stop; exit 0; fi
