@@ -62,8 +62,8 @@ def _check(test_id: str) -> subprocess.CompletedProcess:
 
 
 def _infra_conftest(config):
-    """tests/infra/conftest.py as pytest loaded it. Not `from conftest import`: in molecule's default scenario
-    that name is the scenario's own conftest (molecule/default/tests/conftest.py)."""
+    """tests/infra/conftest.py as pytest loaded it. Not `from conftest import`: when a run collects another
+    conftest.py too, that name is whichever pytest imported last."""
     wanted = INFRA / 'conftest.py'
     for plugin in config.pluginmanager.get_plugins():
         path = getattr(plugin, '__file__', None)
