@@ -2,7 +2,9 @@
 named too."""
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 TIMED = str(Path(__file__).resolve().parents[2] / 'scripts' / 'timed.sh')
@@ -12,12 +14,14 @@ def test_times_results_and_scenarios_not_run(tmp_path):
     times = str(tmp_path / 'times')
     assert subprocess.run([TIMED, times, 'first', 'sleep', '1'], check=False).returncode == 0
     assert subprocess.run([TIMED, times, 'second', 'sh', '-c', 'exit 3'], check=False).returncode == 3
+    started = int(time.time()) - 125   # make test began 2 min 5 s ago: the scenarios may overlap, the wall counts
     out = subprocess.run([TIMED, '--summary', times, 'first', 'second', 'third'], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
-    rows = {line.split()[0]: line.split(None, 1)[1] for line in out[1:-1]}
+                         check=True, env=dict(os.environ, KF_TEST_STARTED=str(started))).stdout.splitlines()
+    rows = {line[:26].strip(): line[26:].strip() for line in out[1:-1]}
     assert out[0] == '== time per scenario =='
     assert rows['first'].split()[:2] in (['0m', '01s'], ['0m', '02s']) and rows['first'].endswith('ok')
     assert rows['second'].endswith('FAILED (exit 3)')
     assert rows['third'].split() == ['-', 'not', 'run']
-    assert rows['total'].split()[0] == '0m'
+    assert rows['sum of the above'].split()[0] == '0m'
+    assert rows['wall time of make test'].split() in (['2m', '05s'], ['2m', '06s'], ['2m', '07s'])
     assert out[-1].startswith('load average at the end: ')
