@@ -25,3 +25,19 @@ def test_times_results_and_scenarios_not_run(tmp_path):
     assert rows['sum of the above'].split()[0] == '0m'
     assert rows['wall time of make test'].split() in (['2m', '05s'], ['2m', '06s'], ['2m', '07s'])
     assert out[-1].startswith('load average at the end: ')
+
+
+def test_summary_without_names_lists_the_file_in_order(tmp_path):
+    """scripts/ci-labs.sh decides which scenarios run and times each one; the summary then lists what the file holds,
+    in the order they ran, and a scenario recorded as "NAME - -" (after a failure) as not run."""
+    times = tmp_path / 'times'
+    assert subprocess.run([TIMED, str(times), 'unit', 'true'], check=False).returncode == 0
+    assert subprocess.run([TIMED, str(times), 'cluster', 'false'], check=False).returncode == 1
+    with times.open('a') as f:
+        f.write('ha - -\n')
+    out = subprocess.run([TIMED, '--summary', str(times)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    rows = [(line[:26].strip(), line[26:].strip()) for line in out[1:-1]]
+    assert [name for name, _ in rows] == ['unit', 'cluster', 'ha', 'sum of the above']
+    assert rows[0][1].endswith('ok') and rows[1][1].endswith('FAILED (exit 1)')
+    assert rows[2][1].split() == ['-', 'not', 'run']

@@ -3,7 +3,7 @@
 Runs whenever the conformance artifacts are built (`make conformance-build`; `bundle/is-complete.sh
 --conformance`), against the inventory under test (`--kube-inventory`, the lab by default; a lab control
 plane is reached in its node's network namespace). When they are not built the test is skipped with a reason
-that says so and how to build them, and scripts/ci-cluster.sh prints a banner before the scenario starts:
+that says so and how to build them, and scripts/ci-labs.sh prints a banner before the scenario starts:
 it is never skipped silently, and nothing stands in for it.
 
 Molecule sorts the files it hands to pytest, so this directory runs first in the cluster scenario's verify

@@ -1,7 +1,7 @@
 """Each node check catches the fault it is for: break one thing on one lab node, run the check, see it
 fail naming that thing, restore, see it pass again. Then survive a node restart.
 
-Lab only (it changes a node and restarts a container): molecule's default scenario runs it after verify.
+Lab only (it changes a node and restarts a container): molecule's default and cluster scenarios run it after verify.
 """
 from __future__ import annotations
 
