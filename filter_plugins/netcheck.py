@@ -34,13 +34,15 @@ CHECKS = ("facts_gathered", "kubelet_healthy", "subnet_in_cluster_cidr", "subnet
           "bridge_gateway_address",
           "vtep_present", "vtep_local_ip", "vtep_underlay", "vtep_address", "vtep_mtu", "mtu_consistent",
           "vtep_settings", "links_up", "port_mtu", "route_to_peer", "neighbour_to_peer", "fdb_to_peer",
+          "no_stray_entries",
           "masquerade_rules", "forward_rules",
           "pod_single_pause", "pod_address_in_lease", "pod_namespaces", "pod_mtu", "cni_config_active",
           "cni_plugins_present", "bridge_hairpin",
           "pod_on_bridge", "ipam_no_leaks", "node_annotations", "subnets_disjoint", "vtep_mtu_uniform",
           "service_rules", "probe_pods_ready", "service_dns", "service_clusterip", "node_to_pod", "hostnet_to_pod",
           "nodeport", "pod_mtu_path",
-          "api_server_ready", "api_via_vip", "vip_held_once", "etcd_healthy", "etcd_members", "etcd_leader")
+          "api_server_ready", "certificates_valid", "api_via_vip", "vip_held_once", "etcd_healthy", "etcd_members",
+          "etcd_leader")
 
 # A result's status: the check passed, failed, or could not run on that node (what it reads is not there: no
 # crictl, no Node objects, no kubelet). A check that did not run is ``ok`` (nothing is known to be broken) unless
@@ -52,7 +54,7 @@ STATUSES = ("ok", "FAILED", "not run")
 REQUIREMENTS = {
     "pods": ("verify_require_pods", ("pod_single_pause", "pod_address_in_lease", "pod_namespaces", "pod_mtu",
                                      "pod_on_bridge", "ipam_no_leaks")),
-    "node_objects": ("verify_require_node_objects", ("node_annotations",)),
+    "node_objects": ("verify_require_node_objects", ("node_annotations", "no_stray_entries")),
     "kubelet": ("verify_require_kubelet", ("kubelet_healthy",)),
 }
 
@@ -307,6 +309,49 @@ def check_peers(node, peers, cfg):
         out.append(_result("fdb_to_peer", name, "fdb %s (%s)" % (mac, peer["name"]),
                            [want_ip] == [e.get("dst") for e in entries], "%s -> %s" % (mac, want_ip), found))
     return out
+
+
+def check_strays(node, peers, api_nodes):
+    """No route, ARP entry or FDB entry on the VTEP points at a node that is not in the cluster any more.
+
+    flanneld removes a node's three entries on every other node when its Node object (or etcd lease) goes:
+    an entry left behind sends that subnet's traffic to an address that may soon be another machine's. Known
+    nodes are the peers this run gathered and every node the cluster lists (Node objects or leases, which
+    also name nodes that are down right now, or left out of this run); an entry towards none of them is a
+    stray. Without the cluster's list nothing can be called a stray: 'not run'.
+    """
+    flannel = node.get("flannel") or {}
+    if not (flannel.get("vtep") or {}).get("present"):
+        return []
+    if not api_nodes:
+        return [_not_run("no_stray_entries", node, "node_objects", "routes, neighbours and FDB of the VTEP",
+                         "entries towards cluster nodes only",
+                         "no node read Node objects (kubeconfig) or flannel's etcd leases")]
+    subnets, macs, addresses = set(), set(), set()
+    for peer in peers:
+        if node_subnet(peer):
+            subnets.add(_net(node_subnet(peer)).with_prefixlen)
+        mac = (((peer.get("flannel") or {}).get("vtep") or {}).get("mac") or "").lower()
+        if mac:
+            macs.add(mac)
+        addresses.add(peer.get("node_ip"))
+    for listed in api_nodes or []:
+        for cidr in listed.get("pod_cidrs") or []:
+            subnets.add(_net(cidr).with_prefixlen)
+        if listed.get("vtep_mac"):
+            macs.add(listed["vtep_mac"])
+        addresses.update(a for a in (listed.get("public_ip"), listed.get("internal_ip")) if a)
+    gateways = set(str(_net(s).network_address) for s in subnets)
+    own = node_subnet(node)
+    own = _net(own).with_prefixlen if own else None
+    strays = ["route %s" % r.get("dst") for r in flannel.get("routes") or []
+              if r.get("dst") not in subnets and r.get("dst") != own]
+    strays += ["neigh %s lladdr %s" % (n.get("dst"), n.get("lladdr")) for n in flannel.get("neighbours") or []
+               if n.get("lladdr") and n.get("dst") not in gateways]
+    strays += ["fdb %s dst %s" % (e.get("mac"), e.get("dst")) for e in flannel.get("fdb") or []
+               if e.get("dst") and (e.get("mac") not in macs or e.get("dst") not in addresses)]
+    return [_result("no_stray_entries", node["name"], "routes, neighbours and FDB of the VTEP", not strays,
+                    "entries towards cluster nodes only", "; ".join(strays) if strays else "none other")]
 
 
 def check_iptables(node, cfg):
@@ -870,6 +915,26 @@ def _answer_found(answer):
     return answer.get("error") or "HTTP %s" % answer.get("status")
 
 
+def check_certificates(name, certs, min_days):
+    """Every certificate kubeadm reports on a control plane has at least ``min_days`` left, none is missing."""
+    label = "kubeadm certs check-expiration"
+    want = "every certificate valid for %s days or more" % min_days
+    if not certs:
+        return _result("certificates_valid", name, label, False, want, "no facts")
+    if certs.get("error"):
+        return _result("certificates_valid", name, label, False, want, certs["error"])
+    rows = certs.get("rows") or []
+    short = ["%s: %s" % (r["name"], "missing" if r.get("days_left") is None else
+                         "%s days left (expires %s)" % (r["days_left"], r.get("expires")))
+             for r in rows if r.get("days_left") is None or r["days_left"] < min_days]
+    if not rows:
+        return _result("certificates_valid", name, label, False, want, "no certificate listed")
+    soonest = min((r for r in rows if r.get("days_left") is not None), key=lambda r: r["days_left"], default=None)
+    found = "; ".join(short) if short else "%d certificates, the soonest %s in %s days" % (
+        len(rows), soonest["name"], soonest["days_left"])
+    return _result("certificates_valid", name, label, not short, want, found)
+
+
 def check_control_plane(nodes, missing, cp):
     """The control plane as the nodes saw it (control_plane_facts): each control plane's API server ready and its
     etcd member healthy; every member's list holds one started voter per control plane, named after it; all follow
@@ -887,6 +952,8 @@ def check_control_plane(nodes, missing, cp):
             api = (view or {}).get("api")
             out.append(_result("api_server_ready", name, (api or {}).get("url") or "kube-apiserver /readyz",
                                _answer_ok(api), "HTTP 200 ok", _answer_found(api) if view else "no facts"))
+            out.append(check_certificates(name, (view or {}).get("certificates") if view else None,
+                                          cp.get("cert_min_days", 30)))
             etcd = (view or {}).get("etcd")
             health = (etcd or {}).get("health") or {}
             out.append(_result("etcd_healthy", name, (etcd or {}).get("url") or "etcd", bool(health.get("healthy")),
@@ -981,6 +1048,7 @@ def verify_cluster(nodes, settings, probes=None):
         results += check_vtep(node, cfg)
         results += check_links(node, cfg)
         results += check_peers(node, peers, cfg)
+        results += check_strays(node, peers, api_nodes)
         results += check_iptables(node, cfg)
         results += check_pods(node, cfg)
         results += check_cni(node, cfg)
