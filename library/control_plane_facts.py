@@ -57,6 +57,16 @@ options:
     description: Its key.
     type: path
     default: /etc/kubernetes/pki/etcd/healthcheck-client.key
+  certificates:
+    description:
+      - Whether to run C(kubeadm certs check-expiration) (on a control plane, where it reads C(/etc/kubernetes/pki)
+        and the kubeconfigs kubeadm wrote) and report each certificate's expiry.
+    type: bool
+    default: false
+  kubeadm:
+    description: The kubeadm binary (a name on the PATH, C(/usr/local/bin) searched too, or a path).
+    type: str
+    default: kubeadm
   timeout:
     description: Seconds each request may take.
     type: int
@@ -133,11 +143,32 @@ ansible_facts:
                 leader: {description: The id of the leader it follows (C(0) when none)., type: str}
                 raft_term: {description: Raft term., type: int}
                 version: {description: etcd's version., type: str}
+        certificates:
+          description: With O(certificates), what C(kubeadm certs check-expiration) reported.
+          type: dict
+          contains:
+            error: {description: Why it could not run; empty when it did., type: str}
+            rows:
+              description: Every certificate, then every certificate authority, in kubeadm's order.
+              type: list
+              elements: dict
+              contains:
+                name: {description: "kubeadm's name (C(apiserver), C(admin.conf), C(ca), ...).", type: str}
+                authority: {description: Whether it is a certificate authority., type: bool}
+                expires: {description: "When it expires (UTC, C(YYYY-MM-DDTHH:MM:SSZ)); null when missing.", type: str}
+                days_left:
+                  description: Whole days from now until then (negative once expired); null when missing.
+                  type: int
+                ca: {description: The authority that signed it (empty for an authority)., type: str}
+                externally_managed: {description: Whether kubeadm does not manage it., type: bool}
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.control_plane_parse import (CURL_STATUS_FORMAT, parse_health, parse_http,
-                                                      parse_member_list, parse_status, vip_on_interface)
+from ansible.module_utils.control_plane_parse import (CURL_STATUS_FORMAT, parse_cert_expiration, parse_health,
+                                                      parse_http, parse_member_list, parse_status,
+                                                      vip_on_interface)
 from ansible.module_utils.netfacts_module import exit_with_facts, run_checked
 
 
@@ -176,9 +207,20 @@ def _etcd(module):
     return facts
 
 
+def _certificates(module):
+    kubeadm = module.get_bin_path(module.params["kubeadm"], opt_dirs=["/usr/local/bin"])
+    if not kubeadm:
+        return {"error": "%s not found" % module.params["kubeadm"], "rows": []}
+    argv = [kubeadm, "certs", "check-expiration"]
+    rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+    if rc != 0:
+        return {"error": "%s: exit %s: %s" % (" ".join(argv), rc, (err or out).strip()[-400:]), "rows": []}
+    return {"error": "", "rows": parse_cert_expiration(" ".join(argv), out, time.time())}
+
+
 def gather(module):
     p = module.params
-    facts = {"api": None, "api_via_vip": None, "vip": None, "etcd": None}
+    facts = {"api": None, "api_via_vip": None, "vip": None, "etcd": None, "certificates": None}
     if p["api_url"]:
         facts["api"] = _readyz(module, p["api_url"])
     if p["vip"]:
@@ -189,6 +231,8 @@ def gather(module):
             facts["api_via_vip"] = _readyz(module, p["vip_url"])
     if p["etcd_url"]:
         facts["etcd"] = _etcd(module)
+    if p["certificates"]:
+        facts["certificates"] = _certificates(module)
     return facts
 
 
@@ -204,6 +248,8 @@ def main():
             etcd_ca_file=dict(type="path", default="/etc/kubernetes/pki/etcd/ca.crt"),
             etcd_cert_file=dict(type="path", default="/etc/kubernetes/pki/etcd/healthcheck-client.crt"),
             etcd_key_file=dict(type="path", default="/etc/kubernetes/pki/etcd/healthcheck-client.key"),
+            certificates=dict(type="bool", default=False),
+            kubeadm=dict(type="str", default="kubeadm"),
             timeout=dict(type="int", default=5),
         ),
         supports_check_mode=True,

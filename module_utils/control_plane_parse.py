@@ -6,6 +6,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
+import re
+import time
+
 from ansible.module_utils.netfacts_common import ParseError, ipv4_addresses, load_json
 
 # What curl is told to print after the body (-w): the HTTP status alone on the last line.
@@ -73,3 +77,42 @@ def vip_on_interface(source, text, interface, vip):
         if link.get("ifname") == interface:
             addresses = [a.split("/")[0] for a in ipv4_addresses(link)]
     return {"address": vip, "interface": interface, "held": vip in addresses, "addresses": addresses}
+
+
+# kubeadm prints expiry dates in Go's layout "Jan 02, 2006 15:04 MST", always in UTC.
+_CERT_ROW = re.compile(r"^(?P<name>\S+)\s+(?P<expires>[A-Z][a-z]{2} \d{2}, \d{4} \d{2}:\d{2}) UTC\s+(?P<residual>\S+)"
+                       r"(?P<rest>.*)$")
+
+
+def parse_cert_expiration(source, text, now):
+    """`kubeadm certs check-expiration` (v1.22: a table, no JSON) -> [{name, authority, expires, days_left,
+    ca, externally_managed}], certificates then authorities, in kubeadm's order. ``now``: seconds since the
+    epoch; days_left is whole days from then (negative once expired). A `!MISSING!` row has days_left None."""
+    rows, authority, header_seen = [], False, False
+    for line in (text or "").splitlines():
+        if line.startswith("CERTIFICATE AUTHORITY"):
+            authority, header_seen = True, True
+            continue
+        if line.startswith("CERTIFICATE"):
+            header_seen = True
+            continue
+        if not header_seen or not line.strip():
+            continue
+        if line.startswith("!MISSING!"):
+            name = line.split()[1] if len(line.split()) > 1 else "?"
+            rows.append({"name": name, "authority": authority, "expires": None, "days_left": None, "ca": "",
+                         "externally_managed": False})
+            continue
+        match = _CERT_ROW.match(line)
+        if not match:
+            raise ParseError(source, "unreadable row: %r" % line)
+        expires = calendar.timegm(time.strptime(match.group("expires"), "%b %d, %Y %H:%M"))
+        rest = match.group("rest").split()
+        managed = rest[-1] if rest else "no"
+        ca = rest[0] if len(rest) > 1 else ""
+        rows.append({"name": match.group("name"), "authority": authority,
+                     "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+                     "days_left": int((expires - now) // 86400), "ca": ca, "externally_managed": managed == "yes"})
+    if not header_seen:
+        raise ParseError(source, "no CERTIFICATE table in the output")
+    return rows

@@ -3,6 +3,7 @@
 three control planes with stacked etcd and the API on a virtual address, then each check with the facts broken in
 exactly its way (cases/control_plane.yaml), and control_plane_facts end to end with run_command mocked."""
 
+import calendar
 import copy
 import json
 
@@ -21,7 +22,10 @@ MASTERS = {"k8s-m1": "192.168.100.11", "k8s-m2": "192.168.100.12", "k8s-m3": "19
 WORKERS = {"k8s-w1": "192.168.100.101", "k8s-w2": "192.168.100.102"}
 VIP = "192.168.100.100"
 NIC = "enp0s8"
-SETTINGS = {"enabled": True, "hosts": sorted(MASTERS), "vip": VIP}
+SETTINGS = {"enabled": True, "hosts": sorted(MASTERS), "vip": VIP, "cert_min_days": 30}
+# When the certificates were read (the capture's day): days_left is counted from here, so that the cases do not
+# age with the calendar.
+CAPTURED_AT = calendar.timegm((2026, 12, 2, 19, 30, 0))
 
 
 def _http(rel):
@@ -49,13 +53,15 @@ def _master_view(name):
             "etcd": {"url": "https://127.0.0.1:2379", "error": "",
                      "health": control_plane_parse.parse_health(name, cap("etcd_health.json")),
                      "members": control_plane_parse.parse_member_list(name, cap("etcd_member_list.json")),
-                     "status": control_plane_parse.parse_status(name, cap("etcd_status.json"))}}
+                     "status": control_plane_parse.parse_status(name, cap("etcd_status.json"))},
+            "certificates": {"error": "", "rows": control_plane_parse.parse_cert_expiration(
+                name, cap("kubeadm_certs_check_expiration.txt"), CAPTURED_AT)}}
 
 
 def _worker_view():
     via = _http("vip_readyz.txt")
     via["url"] = "https://%s:8443/readyz" % VIP
-    return {"api": None, "api_via_vip": via, "etcd": None,
+    return {"api": None, "api_via_vip": via, "etcd": None, "certificates": None,
             "vip": {"address": VIP, "interface": NIC, "held": False, "addresses": []}}
 
 
@@ -86,10 +92,10 @@ def test_the_captured_cluster_is_healthy():
     results = netcheck.check_control_plane(healthy(), [], SETTINGS)
     assert [r["message"] for r in results if not r["ok"]] == []
     checks = set(r["check"] for r in results)
-    assert checks == {"api_server_ready", "api_via_vip", "vip_held_once", "etcd_healthy", "etcd_members",
-                      "etcd_leader"}
-    # one result per control plane (API, etcd), per node (the API through the address), per cluster
-    assert len(results) == 3 * 3 + 5 + 2
+    assert checks == {"api_server_ready", "certificates_valid", "api_via_vip", "vip_held_once", "etcd_healthy",
+                      "etcd_members", "etcd_leader"}
+    # one result per control plane (API, certificates, etcd), per node (the API through the address), per cluster
+    assert len(results) == 3 * 4 + 5 + 2
 
 
 def test_exactly_one_captured_control_plane_holds_the_address():
@@ -124,8 +130,8 @@ def test_check(case):
 
 def test_every_check_has_a_failing_case():
     covered = set(f[0] for c in load_cases("control_plane") for f in c.values[0]["fails"])
-    assert covered == {"api_server_ready", "api_via_vip", "vip_held_once", "etcd_healthy", "etcd_members",
-                       "etcd_leader"}
+    assert covered == {"api_server_ready", "certificates_valid", "api_via_vip", "vip_held_once", "etcd_healthy",
+                       "etcd_members", "etcd_leader"}
 
 
 def test_checks_are_off_unless_enabled():
@@ -139,7 +145,8 @@ def test_a_single_control_plane_has_no_address_checks():
     nodes[0]["control_plane"]["etcd"]["members"] = one
     nodes[0]["control_plane"]["etcd"]["status"]["leader"] = one[0]["id"]
     results = netcheck.check_control_plane(nodes, [], {"enabled": True, "hosts": ["k8s-m1"], "vip": ""})
-    assert sorted(r["check"] for r in results) == ["api_server_ready", "etcd_healthy", "etcd_leader", "etcd_members"]
+    assert sorted(r["check"] for r in results) == ["api_server_ready", "certificates_valid", "etcd_healthy",
+                                                   "etcd_leader", "etcd_members"]
     assert all(r["ok"] for r in results), [r["message"] for r in results]
 
 
@@ -159,6 +166,36 @@ def test_a_member_that_has_not_started_has_no_name():
     (member,) = control_plane_parse.parse_member_list("list", text)
     assert member == {"id": "42", "name": "", "peer_urls": ["https://10.0.0.9:2380"], "client_urls": [],
                       "learner": False, "started": False}
+
+
+def test_the_captured_certificates_are_read_with_their_days_left():
+    rows = control_plane_parse.parse_cert_expiration(
+        "k8s-m1", fixture_text(CAPTURED + "k8s-m1_kubeadm_certs_check_expiration.txt"), CAPTURED_AT)
+    names = [r["name"] for r in rows]
+    # kubeadm v1.22's table: the leaf certificates (stacked etcd's among them), then the three authorities
+    assert {"admin.conf", "apiserver", "apiserver-etcd-client", "apiserver-kubelet-client", "controller-manager.conf",
+            "etcd-healthcheck-client", "etcd-peer", "etcd-server", "front-proxy-client",
+            "scheduler.conf"} <= set(names)
+    authorities = [r for r in rows if r["authority"]]
+    assert [r["name"] for r in authorities] == ["ca", "etcd-ca", "front-proxy-ca"]
+    assert all(360 <= r["days_left"] <= 366 for r in rows if not r["authority"]), rows
+    assert all(r["days_left"] > 3000 for r in authorities), authorities
+    assert next(r for r in rows if r["name"] == "apiserver")["ca"] == "ca"
+    assert not any(r["externally_managed"] for r in rows)
+
+
+def test_a_missing_certificate_and_an_unreadable_table():
+    text = ("CERTIFICATE   EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED\n"
+            "admin.conf    Dec 02, 2027 19:20 UTC   364d                                    no\n"
+            "!MISSING! apiserver\n")
+    rows = control_plane_parse.parse_cert_expiration("t", text, CAPTURED_AT)
+    assert rows[1] == {"name": "apiserver", "authority": False, "expires": None, "days_left": None, "ca": "",
+                       "externally_managed": False}
+    assert rows[0]["expires"] == "2027-12-02T19:20:00Z" and rows[0]["days_left"] == 364
+    with pytest.raises(ParseError, match="no CERTIFICATE table"):
+        control_plane_parse.parse_cert_expiration("t", "error: couldn't load the admin.conf", CAPTURED_AT)
+    with pytest.raises(ParseError, match="unreadable row"):
+        control_plane_parse.parse_cert_expiration("t", text + "apiserver  sometime soon\n", CAPTURED_AT)
 
 
 def test_an_etcd_answer_that_is_not_a_member_list_is_refused():
@@ -226,3 +263,16 @@ def test_module_when_etcd_does_not_answer(monkeypatch, capsys):
 def test_module_refuses_a_vip_without_its_nic(monkeypatch, capsys):
     result, _ = _run(monkeypatch, capsys, {"vip": VIP}, [])
     assert result["failed"] and "without interface" in result["msg"]
+
+
+def test_module_reads_the_certificates_with_kubeadm(monkeypatch, capsys):
+    text = fixture_text(CAPTURED + "k8s-m2_kubeadm_certs_check_expiration.txt")
+    result, calls = _run(monkeypatch, capsys, {"certificates": True},
+                         [("certs check-expiration", (0, text, ""))])
+    certs = result["ansible_facts"]["control_plane"]["certificates"]
+    assert certs["error"] == "" and len(certs["rows"]) == 13
+    assert calls == [["/usr/bin/kubeadm", "certs", "check-expiration"]]
+    failed, _ = _run(monkeypatch, capsys, {"certificates": True},
+                     [("certs check-expiration", (1, "", "error: open /etc/kubernetes/admin.conf: no such file"))])
+    got = failed["ansible_facts"]["control_plane"]["certificates"]
+    assert got["rows"] == [] and "exit 1" in got["error"] and "admin.conf" in got["error"]

@@ -6,6 +6,7 @@
 #   captured/control_plane/<node>_readyz.txt              curl -w '\n%{http_code}' https://<node ip>:6443/readyz
 #   captured/control_plane/<node>_ip_j_addr_<nic>.json    ip -j addr show dev <nic> (one of them holds the VIP)
 #   captured/control_plane/vip_readyz.txt                 the API's /readyz through the virtual address
+#   captured/control_plane/<node>_kubeadm_certs_check_expiration.txt   kubeadm certs check-expiration
 # The commands are the module's own (the same curl options), run over the lab's SSH config with sudo. Reads only.
 set -euo pipefail
 OUT=tests/unit/fixtures/captured/control_plane
@@ -30,6 +31,7 @@ for node in "${!NODES[@]}"; do
   on "$ip" curl --silent --show-error --write-out "'\n%{http_code}'" --cacert $PKI/ca.crt \
     "https://$ip:6443/readyz" >"$OUT/${node}_readyz.txt"
   on "$ip" ip -j addr show dev "$NIC" >"$OUT/${node}_ip_j_addr_${NIC}.json"
+  on "$ip" env LC_ALL=C kubeadm certs check-expiration >"$OUT/${node}_kubeadm_certs_check_expiration.txt"
 done
 on 192.168.100.101 curl --silent --show-error --write-out "'\n%{http_code}'" --cacert $PKI/ca.crt \
   "https://$VIP:8443/readyz" >"$OUT/vip_readyz.txt"
