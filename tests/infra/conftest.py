@@ -159,23 +159,25 @@ def node(request) -> Node:
 VERIFY_VARS_ENV = 'KFA_VERIFY_VARS'
 
 
-def run_playbook(inventory: str, playbook: str, *extra: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+def run_playbook(inventory: str, playbook: str, *extra: str, timeout: int = 1800,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
     """ansible-playbook `playbook` (relative to the repository) on `inventory`, with the ansible.cfg that goes with
-    the inventory (the lab's loads its connection plugin) unless ANSIBLE_CONFIG names one; output captured."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    the inventory (the lab's loads its connection plugin) unless ANSIBLE_CONFIG names one (in the environment or in
+    `env`, more environment variables for this run); output captured."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', **(env or {}))
     configs = [d / 'ansible.cfg' for d in Path(inventory).resolve().parents if REPO in (d, *d.parents)]
     env.setdefault('ANSIBLE_CONFIG', str(next((c for c in configs if c.exists()), REPO / 'ansible.cfg')))
     return subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', inventory, playbook, *extra],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_verify(inventory: str, report: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_verify(inventory: str, report: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """playbooks/verify.yml on `inventory`, writing every check result of the oracle to `report` and the network
     report's JSON and page beside it (verify_report_dir); `extra` are more ansible-playbook arguments
     (-e verify_probe_image=... for the live probes)."""
     scenario = ['-e', f'@{os.environ[VERIFY_VARS_ENV]}'] if os.environ.get(VERIFY_VARS_ENV) else []
     return run_playbook(inventory, 'playbooks/verify.yml', '-e', f'verify_report_file={report}',
-                        '-e', f'verify_report_dir={report.parent}', *scenario, *extra, timeout=900)
+                        '-e', f'verify_report_dir={report.parent}', *scenario, *extra, timeout=900, env=env)
 
 
 @dataclass
