@@ -61,6 +61,17 @@ def _play(day2, playbook: str, *extra: str, timings: Path | None = None):
     return run_playbook(grown, playbook, *extra, env=env)
 
 
+def _verify_until_green(inventory: str, report: Path, env: dict | None = None, limit: float = 120):
+    """verify.yml until it passes or `limit` seconds are over; the last run. For what settles by itself after a
+    change: flanneld removing a deleted Node's entries, the kubelet making a restarted node's pods again."""
+    deadline = time.monotonic() + limit
+    while True:
+        run = run_verify(inventory, report, env=env)
+        if run.returncode == 0 or time.monotonic() > deadline:
+            return run
+        time.sleep(5)
+
+
 def _recap(output: str) -> dict:
     """host -> {ok, changed, unreachable, failed, skipped, ...} from the PLAY RECAP."""
     recap = {}
@@ -114,11 +125,15 @@ def test_scale_adds_the_spare_worker_while_another_worker_is_down(day2, tmp_path
              f'its prepare/containerd/binaries stages {own:.0f} s; target <= 1.3 x join + those = '
              f'{1.3 * join + own:.0f} s; per play: ' + ', '.join(f'{p} {s:.0f} s' for p, s in stages.items()))
 
-    # the down worker is back; then the whole cluster, the new worker in it, is green
+    # the down worker is back (its Node Ready, its pods made again after the power-off); then the whole cluster,
+    # the new worker in it, is green
     ha.wait_on(cp.masters[0], [f'kubectl --kubeconfig {ha.ADMIN_CONF} wait --for=condition=Ready --timeout=5s '
-                               f'node/{down.name}'], ha.RECOVERY_LIMIT)
+                               f'node/{down.name}',
+                               f'kubectl --kubeconfig {ha.ADMIN_CONF} wait --for=condition=Ready --timeout=5s '
+                               f'--all-namespaces --field-selector spec.nodeName={down.name} pods --all'],
+               ha.RECOVERY_LIMIT)
     report = tmp_path / 'after-scale.json'
-    run = run_verify(grown, report, env=_config(inventory))
+    run = _verify_until_green(grown, report, _config(inventory))
     assert run.returncode == 0, f'verify.yml after scale.yml:\n{(run.stdout + run.stderr)[-6000:]}'
     results = json.loads(report.read_text())['results']
     towards = [r for r in results if r['check'] in ('route_to_peer', 'fdb_to_peer') and f'({name})' in r['object']]
@@ -127,12 +142,13 @@ def test_scale_adds_the_spare_worker_while_another_worker_is_down(day2, tmp_path
 
 
 def test_a_second_scale_run_touches_nothing(day2):
+    """Again, the way an operator aims it at the new host (--limit): that host is a node now, nothing joins."""
     _, grown, name, cp = day2
-    run = _play(day2, 'playbooks/scale.yml')
+    run = _play(day2, 'playbooks/scale.yml', '--limit', name)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    assert 'will join' in output and 'none of' in output, output[-4000:]
-    assert name not in _recap(output) or _recap(output)[name]['changed'] == 0, _recap(output)
+    assert f'none of {name} will join' in ' '.join(output.split()), output[-4000:]
+    assert all(counts.get('changed', 0) == 0 for counts in _recap(output).values()), _recap(output)
 
 
 def _kubectl(cp, args: str, timeout: int = 30):
@@ -191,12 +207,7 @@ def test_remove_node_takes_the_worker_out_and_leaves_no_entry_towards_it(day2, t
     assert not spare.host.file('/etc/kubernetes/kubelet.conf').exists, f'{name} was not reset'
     # the inventory without it: every remaining node judged, no route/ARP/FDB entry left towards it
     report = tmp_path / 'after-remove.json'
-    deadline = time.monotonic() + 60
-    while True:
-        run = run_verify(inventory, report)
-        if run.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(5)       # flanneld removes the entries when it sees the Node go: seconds, not more
+    run = _verify_until_green(inventory, report)
     assert run.returncode == 0, f'verify.yml after remove_node.yml:\n{(run.stdout + run.stderr)[-6000:]}'
     results = json.loads(report.read_text())['results']
     strays = [r for r in results if r['check'] == 'no_stray_entries']
