@@ -18,7 +18,7 @@ STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 MOLECULE := NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer $(BIN)/molecule
 
 .PHONY: help venv host-deps lint-deps report-deps lint test test-unit test-bundle test-lab test-cluster test-ha test-labs lab lab-ha lab-up lab-down \
-	bundle bundle-dataplane conformance-build test-conformance clean
+	bundle bundle-upgrade bundle-dataplane conformance-build test-conformance clean
 
 help:
 	@echo "make lab       build the bundle (cached), bring up the three podman nodes, run site.yml on them"
@@ -31,6 +31,7 @@ help:
 	@echo "make test-ha   molecule ha: three control planes + two workers, the API on a virtual address, failover faults"
 	@echo "make lab-ha    the HA lab (lab/ha/hosts.yml) brought up and rolled out, instead of the seed's three nodes"
 	@echo "make bundle    build the air-gapped binaries from Go modules into /var/cache/kubeadm-flannel/bundle"
+	@echo "make bundle-upgrade  the same for the upgrade's release ($(KUBE_UPGRADE_VERSION)), into .../bundle-$(KUBE_UPGRADE_VERSION)"
 	@echo "make conformance-build  e2e.test, agnhost and the e2e images for the network conformance subset (cached)"
 	@echo "make test-conformance   Kubernetes' network conformance subset (scripts/conformance.sh) against the lab"
 
@@ -89,10 +90,13 @@ test-cluster: venv host-deps bundle
 	mkdir -p $(TIMINGS)/cluster-$(STAMP)
 	KF_TIMINGS_FILE=$(TIMINGS)/cluster-$(STAMP) $(MOLECULE) test -s cluster
 
-# The HA lab (lab/ha/hosts.yml) rolled out, checked, broken one control plane at a time, failover measured.
+# The HA lab (lab/ha/hosts.yml) rolled out, checked, broken one control plane at a time, failover measured, a
+# worker added and removed, then upgraded to KUBE_UPGRADE_VERSION when its bundle is built (make bundle-upgrade;
+# tests/infra/faults/test_upgrade.py says loudly when it is not).
 test-ha: venv host-deps bundle
 	mkdir -p $(TIMINGS)/ha-$(STAMP)
-	KF_TIMINGS_FILE=$(TIMINGS)/ha-$(STAMP) $(MOLECULE) test -s ha
+	KF_TIMINGS_FILE=$(TIMINGS)/ha-$(STAMP) KF_UPGRADE_VERSION=$(KUBE_UPGRADE_VERSION) \
+	  KF_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) $(MOLECULE) test -s ha
 
 test-labs: venv host-deps
 	scripts/ci-labs.sh
@@ -122,6 +126,14 @@ lab-ha: bundle venv host-deps
 bundle:
 	sh bundle/install-build-deps.sh
 	bundle/make-bundle.sh --source source
+
+# The bundle of the release playbooks/upgrade.yml is tested with (the HA scenario's upgrade), beside the first one
+# (/var/cache/kubeadm-flannel/bundle-<version>). The Go cache the first one left makes it ~10 min; cold ~40 min.
+KUBE_UPGRADE_VERSION := 1.23.17
+UPGRADE_BUNDLE := /var/cache/kubeadm-flannel/bundle-$(KUBE_UPGRADE_VERSION)
+bundle-upgrade:
+	sh bundle/install-build-deps.sh
+	bundle/make-bundle.sh --source source --kube-version $(KUBE_UPGRADE_VERSION)
 
 # The part of the bundle the lab scenario (molecule default) needs (cached with the rest; minutes cold).
 bundle-dataplane:

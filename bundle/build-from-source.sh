@@ -50,28 +50,29 @@ FLANNEL_CNI_CANDIDATES=${FLANNEL_CNI_CANDIDATES:-"github.com/flannel-io/cni-plug
 # Reference CNI plugins: v1.0.1 is the cni-plugins release kubespray pins for Kubernetes 1.22.
 CNI_PLUGINS_CANDIDATES=${CNI_PLUGINS_CANDIDATES:-"github.com/containernetworking/plugins@v1.0.1"}
 CNI_PLUGINS=${CNI_PLUGINS:-"bridge host-local loopback portmap bandwidth firewall tuning"}
-K8S_VERSION=${K8S_VERSION:-v1.22.5}
-# The tag's commit (published in every `kubectl version` of the official v1.22.5 binaries);
-# the module proxy does not carry it. buildDate is the module's commit time from the proxy (.info).
-K8S_GIT_COMMIT=${K8S_GIT_COMMIT:-5c99e2ac2ff9a3c549d9ca665e7bc05a3e18f07e}
+# The Kubernetes release: K8S_VERSION (make-bundle.sh --kube-version), default the project's kube_version
+# (roles/kube/defaults/main.yml). K8S_GIT_COMMIT: its tag's commit, from bundle/releases.tsv (the module proxy
+# does not carry it). buildDate is the module's commit time from the proxy (.info). Both set below, after lib.sh.
 # Runtime fix for Go >= 1.18: reflect2 v1.0.1 crashes (unsafe map iteration); json-iterator
 # 1.1.12 is the release that requires reflect2 v1.0.2. Applied to every module built with client-go.
 JSONITER_FIX="github.com/modern-go/reflect2=github.com/modern-go/reflect2@v1.0.2 github.com/json-iterator/go=github.com/json-iterator/go@v1.1.12"
 
-# etcd: kubeadm 1.22.5 wants etcd 3.5.0-0 (the image's "-0" is the image revision). The etcd repo is
+# etcd, CoreDNS and pause: the versions the release's kubeadm deploys, read from its constants.go
+# (kubeadm_constant; v1.22.5: etcd 3.5.0-0, CoreDNS v1.8.4, pause 3.5; v1.23.17: 3.5.6-0, v1.8.6, 3.6). The
+# etcd image's "-0" is the image revision. ETCD_VERSION / COREDNS_CANDIDATES override them. The etcd repo is
 # a multi-module tree since 3.5: the `etcd` main package is go.etcd.io/etcd/server/v3, `etcdctl` is
 # go.etcd.io/etcd/etcdctl/v3, and both go.mod files point their sibling modules at ../<dir>.
-ETCD_VERSION=${ETCD_VERSION:-v3.5.0}
-# coredns: kubeadm 1.22.5 wants v1.8.4 (constants.CoreDNSVersion).
-COREDNS_CANDIDATES=${COREDNS_CANDIDATES:-"github.com/coredns/coredns@v1.8.4"}
+ETCD_VERSION=${ETCD_VERSION:-}
+COREDNS_CANDIDATES=${COREDNS_CANDIDATES:-}
 # kubeadm's toolchain: Debian's Go 1.19 (v1.22.5 was released built with Go 1.16). Its preflight check
 # HTTPProxyCIDR formats the service CIDR's first address as "[10.96.0.1]:1234" (net.IP of 16 bytes for
 # an IPv4 address) and hands it to net/url; recent Go rejects an IPv4 literal in brackets, so a kubeadm
 # built with the machine's Go fails that check on every cluster. Empty: build kubeadm with $GO.
 KUBEADM_GO=${KUBEADM_GO-/usr/lib/go-1.19/bin/go}
 # pause: Kubernetes' own build/pause/linux/pause.c as shipped in k8s.io/kubernetes@$K8S_VERSION.
-# That tree's build/pause/Makefile says TAG=3.6; the C source is the same one pause 3.5 was built
-# from (only the version string differs), and kubeadm 1.22 names the image pause:3.5.
+# The version is kubeadm's PauseVersion (1.22.5's tree: its build/pause/Makefile says TAG=3.6, but the C
+# source is the same one pause 3.5 was built from, only the version string differs; kubeadm 1.22 names the
+# image pause:3.5).
 PAUSE_CFLAGS=${PAUSE_CFLAGS:-"-Os -Wall -Werror -static"}
 
 ALL_TARGETS="crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy cni-plugins etcd etcdctl coredns pause"
@@ -106,6 +107,8 @@ FORCE=${KF_FORCE:-0}
 # shellcheck source=bundle/lib.sh
 . "$(dirname "$0")/lib.sh"
 parse_targets "$ALL_TARGETS" "$@"
+K8S_VERSION=${K8S_VERSION:-$(kube_default_version)}
+K8S_GIT_COMMIT=${K8S_GIT_COMMIT:-$(release_commit "$K8S_VERSION")}
 
 # One run at a time per cache.
 exec 9>"$KF_BUNDLE/.lock"
@@ -145,6 +148,17 @@ pick() {
     fi
   done
   return 1
+}
+
+# k8s_constant NAME -> kubeadm's constant NAME in k8s.io/kubernetes@$K8S_VERSION (the module is downloaded once).
+K8S_MOD_DIR=""
+k8s_constant() {
+  local mj
+  if [ -z "$K8S_MOD_DIR" ]; then
+    mj=$(pick "k8s.io/kubernetes@$K8S_VERSION") || die "k8s.io/kubernetes@$K8S_VERSION is not served by $GOPROXY"
+    K8S_MOD_DIR=$(jq -r .Dir <<<"$mj")
+  fi
+  kubeadm_constant "$K8S_MOD_DIR" "$1"
 }
 
 # tree NAME MODJSON EDITS... -> prints a writable copy of the module with go.mod edits applied.
@@ -276,6 +290,7 @@ do_cni_plugins() {
 # etcd 3.5: NAME MODULE PKG. Sibling modules replaced by "../x" (not in the zip) point at the same tag.
 do_etcd() {
   local name=$1 mod=$2 pkg=$3 mj t edits=() m
+  [ -n "$ETCD_VERSION" ] || { ETCD_VERSION=$(k8s_constant DefaultEtcdVersion); ETCD_VERSION=v${ETCD_VERSION%-*}; }
   mj=$(pick "$mod@$ETCD_VERSION") || die "$name: $mod@$ETCD_VERSION is not served by $GOPROXY"
   # ...at the same release: v3.5.0, except client/v2 whose major is 2 (v3.5.0 -> v2.305.0).
   local v=${ETCD_VERSION#v3.} v2ver
@@ -291,6 +306,7 @@ do_etcd() {
 
 do_coredns() {
   local mj t ver edits=()
+  [ -n "$COREDNS_CANDIDATES" ] || COREDNS_CANDIDATES="github.com/coredns/coredns@$(k8s_constant CoreDNSVersion)"
   # shellcheck disable=SC2086  # the candidate list is one word per module@version
   mj=$(pick $COREDNS_CANDIDATES) || die "coredns: no candidate module is served by $GOPROXY"
   ver=$(jq -r .Version <<<"$mj")
@@ -307,7 +323,8 @@ do_pause() {
   src=$(jq -r .Dir <<<"$mj")/build/pause/linux/pause.c
   [ -f "$src" ] || die "pause: no build/pause/linux/pause.c in k8s.io/kubernetes@$K8S_VERSION"
   cc=${CC:-gcc}; ccver=$("$cc" --version | head -1)
-  local defs="-DVERSION=v3.5-k8s-$K8S_VERSION"
+  local pv; pv=$(k8s_constant PauseVersion)
+  local defs="-DVERSION=v$pv-k8s-$K8S_VERSION"
   k=$(key_of "$RECIPE_REV" pause "$(jq -r .Sum <<<"$mj")" "$(sha256 "$src")" "$PAUSE_CFLAGS" "$defs" "$ccver" "$HOST_ARCH")
   stamp=$STAMPS/pause.json; out=$BIN/pause
   if [ "$FORCE" != 1 ] && [ -f "$stamp" ] && [ -x "$out" ] \
@@ -324,7 +341,8 @@ do_pause() {
         --arg cc "$ccver" --arg srcsha "$(sha256 "$src")" --argjson secs "$secs" --arg built "$(date -u +%FT%TZ)" \
         --arg linkage "$(file -b "$out" | grep -o 'statically linked\|dynamically linked' || echo unknown)" \
         --arg size "$(stat -c %s "$out")" \
-    '{name:"pause", version:"3.5", requested:"pause 3.5 (kubeadm 1.22)", sha256:$sha, size:($size|tonumber),
+        --arg pv "$pv" --arg minor "${K8S_VERSION%.*}" \
+    '{name:"pause", version:$pv, requested:("pause "+$pv+" (kubeadm "+($minor|ltrimstr("v"))+")"), sha256:$sha, size:($size|tonumber),
       linkage:$linkage, provenance:{module:$mod, module_sum:$sum, sumdb:$sumdb,
       source:"build/pause/linux/pause.c", source_sha256:$srcsha, cc:$cc, cflags:$cflags},
       recipe_key:$key, built_at:$built, build_seconds:$secs}' >"$stamp"

@@ -3,7 +3,7 @@
 #
 #   bundle/build-images.sh [--list] [--list-verification] [--list-conformance] [--force] [IMAGE...]
 #
-# Images (names exactly as kubeadm 1.22.5 and kube-flannel.yml v0.16.1 reference them, repository
+# Images (names exactly as the release's kubeadm (1.22.5 by default) and kube-flannel.yml v0.16.1 reference them, repository
 # $KUBE_IMAGE_REPOSITORY = registry.k8s.io as roles/kube/defaults/main.yml sets it):
 #   kube-apiserver kube-controller-manager kube-scheduler  FROM scratch: the static binary
 #   kube-proxy                       Debian base (iptables, ip, conntrack, nsenter) + the binary
@@ -45,7 +45,8 @@ PY=${PYTHON:-python3}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1640995200}
 
 KUBE_IMAGE_REPOSITORY=${KUBE_IMAGE_REPOSITORY:-registry.k8s.io}
-K8S_TAG=${K8S_TAG:-v1.22.5}
+# The Kubernetes release (K8S_VERSION, as for build-from-source.sh; default the project's kube_version): set
+# after lib.sh. Every Kubernetes image's reference is what that release's kubeadm (the bundle's) lists.
 FLANNEL_IMAGE=${FLANNEL_IMAGE:-docker.io/rancher/mirrored-flannelcni-flannel:v0.16.1}
 FLANNEL_CNI_IMAGE=${FLANNEL_CNI_IMAGE:-docker.io/rancher/mirrored-flannelcni-flannel-cni-plugin:v1.0.0}
 
@@ -96,6 +97,7 @@ for c in jq "$PY" file; do command -v "$c" >/dev/null || die "$c is required (bu
 
 FORCE=0
 parse_targets "$ALL_IMAGES" "$@"
+K8S_TAG=${K8S_VERSION:-$(kube_default_version)}
 
 exec 9>"$B/.images.lock"
 flock -n 9 || { log "another image build holds $B/.images.lock; waiting"; flock 9; }
@@ -245,16 +247,33 @@ base_prov() {
     --arg k "$BASE_KEY" '{debootstrap:$d, mirror:$m, iptables:$i, key:$k}'
 }
 
+# kube_ref NAME -> the reference the bundle's kubeadm gives the image NAME (kube-apiserver, ..., etcd, coredns,
+# pause) for $K8S_TAG under $KUBE_IMAGE_REPOSITORY: `kubeadm config images list`, no network. The names are
+# kubeadm's own choice (1.22.5: <repo>/coredns:v1.8.4; 1.23.17: <repo>/coredns/coredns:v1.8.6).
+KUBE_REFS=""
+kube_ref() {
+  local k ref
+  if [ -z "$KUBE_REFS" ]; then
+    k=$(bin kubeadm)
+    [ "$("$k" version -o short)" = "$K8S_TAG" ] || die "the bundle's kubeadm is $("$k" version -o short), not $K8S_TAG"
+    KUBE_REFS=$("$k" config images list --kubernetes-version "$K8S_TAG" --image-repository "$KUBE_IMAGE_REPOSITORY" 2>/dev/null) \
+      || die "kubeadm config images list failed"
+  fi
+  ref=$(awk -v n="$1" '{r=$0; sub(/:[^:]*$/, "", r); m=split(r, p, "/"); if (p[m] == n) print $0}' <<<"$KUBE_REFS")
+  [ -n "$ref" ] || die "kubeadm $K8S_TAG lists no $1 image: $KUBE_REFS"
+  echo "$ref"
+}
+
 do_k8s_scratch() {
   local n=$1 b; b=$(bin "$n")
-  image "$n" "$KUBE_IMAGE_REPOSITORY/$n:$K8S_TAG" "$(scratch_prov "$n")" \
+  image "$n" "$(kube_ref "$n")" "$(scratch_prov "$n")" \
     --layer "$(etc_layer)" --layer "$(files_layer "$n" "$b:/usr/local/bin/$n")" \
     --entrypoint "$(entrypoint "/usr/local/bin/$n")" "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/$n")"
 }
 
 do_kube_proxy() {
   local b; b=$(bin kube-proxy); base
-  image kube-proxy "$KUBE_IMAGE_REPOSITORY/kube-proxy:$K8S_TAG" \
+  image kube-proxy "$(kube_ref kube-proxy)" \
     "$(jq -cn --argjson b "$(prov kube-proxy)" --argjson base "$(base_prov)" '{binaries:[$b], base:$base}')" \
     --layer "$BASE_LAYER" --layer "$(files_layer kube-proxy "$b:/usr/local/bin/kube-proxy")" \
     --entrypoint '["/usr/local/bin/kube-proxy"]' "$(label_src "k8s.io/kubernetes@$K8S_TAG ./cmd/kube-proxy")" \
@@ -262,24 +281,22 @@ do_kube_proxy() {
 }
 
 do_etcd() {
-  local e c; e=$(bin etcd); c=$(bin etcdctl)
-  image etcd "$KUBE_IMAGE_REPOSITORY/etcd:3.5.0-0" "$(scratch_prov etcd etcdctl)" \
+  local e c v; e=$(bin etcd); c=$(bin etcdctl); v=$(jq -r .version "$B/stamps/etcd.json")
+  image etcd "$(kube_ref etcd)" "$(scratch_prov etcd etcdctl)" \
     --layer "$(etc_layer)" --layer "$(files_layer etcd "$e:/usr/local/bin/etcd" "$c:/usr/local/bin/etcdctl")" \
-    --entrypoint '["/usr/local/bin/etcd"]' "$(label_src "go.etcd.io/etcd/server/v3@v3.5.0, go.etcd.io/etcd/etcdctl/v3@v3.5.0")"
+    --entrypoint '["/usr/local/bin/etcd"]' "$(label_src "go.etcd.io/etcd/server/v3@$v, go.etcd.io/etcd/etcdctl/v3@$v")"
 }
 
 do_coredns() {
   local b; b=$(bin coredns)
-  # kubeadm 1.22.5 with a custom imageRepository names it <repo>/coredns:v1.8.4 (no coredns/ path):
-  # checked with the bundle's kubeadm, `kubeadm config images list --config` (bundle/README.md).
-  image coredns "$KUBE_IMAGE_REPOSITORY/coredns:v1.8.4" "$(scratch_prov coredns)" \
+  image coredns "$(kube_ref coredns)" "$(scratch_prov coredns)" \
     --layer "$(etc_layer)" --layer "$(files_layer coredns "$b:/coredns")" \
     --entrypoint '["/coredns"]' "$(label_src "github.com/coredns/coredns@$(jq -r .version "$B/stamps/coredns.json")")"
 }
 
 do_pause() {
   local b; b=$(bin pause)
-  image pause "$KUBE_IMAGE_REPOSITORY/pause:3.5" "$(scratch_prov pause)" \
+  image pause "$(kube_ref pause)" "$(scratch_prov pause)" \
     --layer "$(files_layer pause "$b:/pause")" --entrypoint '["/pause"]' \
     "$(label_src "k8s.io/kubernetes@$K8S_TAG build/pause/linux/pause.c, gcc -static -Os")"
 }

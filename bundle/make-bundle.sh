@@ -5,9 +5,11 @@
 #   bundle/make-bundle.sh --source source  [--out DIR]   build from Go modules (Go module proxy) and
 #                                                         assemble the images locally (debootstrap base)
 #   bundle/make-bundle.sh --source release [--out DIR]   download the official release files and images
+#   ... --kube-version 1.23.17                            another Kubernetes release (bundle/releases.tsv)
 #
-# DIR defaults to $KF_CACHE/bundle (/var/cache/kubeadm-flannel/bundle), which is what
-# kubernetes_bundle_dir points at. Both sources are cached and incremental: a second run rebuilds
+# The release defaults to the project's kube_version (roles/kube/defaults/main.yml); DIR defaults to
+# $KF_CACHE/bundle (/var/cache/kubeadm-flannel/bundle) for it, which is what kubernetes_bundle_dir points at,
+# and to $KF_CACHE/bundle-<version> for another release (the upgrade's: playbooks/upgrade.yml). Both sources are cached and incremental: a second run rebuilds
 # or downloads nothing that is already there and still matches its recorded sha256.
 #
 # Layout of DIR (both sources):
@@ -23,7 +25,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 KF_CACHE=${KF_CACHE:-/var/cache/kubeadm-flannel}
-SOURCE=""; OUT=""
+SOURCE=""; OUT=""; KV_ARG=""
 usage() { awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -31,20 +33,30 @@ while [ $# -gt 0 ]; do
     --source=*) SOURCE=${1#*=}; shift ;;
     --out) OUT=${2:-}; shift 2 ;;
     --out=*) OUT=${1#*=}; shift ;;
+    --kube-version) KV_ARG=${2:-}; shift 2 ;;
+    --kube-version=*) KV_ARG=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 case $SOURCE in source|release) ;; *) usage >&2; echo "--source source|release is required" >&2; exit 2 ;; esac
-OUT=${OUT:-$KF_CACHE/bundle}
+log() { printf '%s [make-bundle] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bundle/lib.sh
+. "$HERE/lib.sh"
+DEFAULT_KV=$(kube_default_version)
+KV_ARG=${KV_ARG#v}
+K8S_VERSION=v${KV_ARG:-${DEFAULT_KV#v}}
+release_commit "$K8S_VERSION" >/dev/null   # a release the project knows, before anything is built
+if [ "$K8S_VERSION" = "$DEFAULT_KV" ]; then OUT=${OUT:-$KF_CACHE/bundle}; else OUT=${OUT:-$KF_CACHE/bundle-${K8S_VERSION#v}}; fi
+export K8S_VERSION
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 export KF_CACHE KF_BUNDLE=$OUT
-log() { printf '%s [make-bundle] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 start=$(date +%s)
 
 if [ "$SOURCE" = source ]; then
-  log "source: binaries from Go modules into $OUT/bin"
+  log "source: Kubernetes $K8S_VERSION; binaries from Go modules into $OUT/bin"
   "$HERE/build-from-source.sh" crictl flanneld flannel kubeadm kubelet kubectl kube-apiserver \
     kube-controller-manager kube-scheduler kube-proxy cni-plugins etcd etcdctl coredns pause
   log "source: images into $OUT/images"
@@ -59,11 +71,11 @@ for c in curl jq skopeo python3 tar; do
 done
 ARCH=${ARCH:-amd64}
 # Versions and checksums from the project's pinned table (never from the network).
-pins=$(python3 - "$REPO/roles/kube/defaults/main.yml" "$REPO/roles/kubernetes/defaults/main.yml" "$ARCH" <<'EOF'
+pins=$(python3 - "$REPO/roles/kube/defaults/main.yml" "$REPO/roles/kubernetes/defaults/main.yml" "$ARCH" "${K8S_VERSION#v}" <<'EOF'
 import json, sys, yaml
 d = yaml.safe_load(open(sys.argv[1])) | yaml.safe_load(open(sys.argv[2]))
 arch = sys.argv[3]
-kv, cv, pv = d["kube_version"], d["kubernetes_crictl_version"], d["kubernetes_cni_plugins_version"]
+kv, cv, pv = sys.argv[4], d["kubernetes_crictl_version"], d["kubernetes_cni_plugins_version"]
 c = d["kubernetes_checksums"]
 print(json.dumps({"kube_version": kv, "crictl_version": cv, "cni_version": pv,
                   "repo": d["kube_image_repository"],
@@ -75,8 +87,6 @@ EOF
 KV=$(jq -r .kube_version <<<"$pins"); CV=$(jq -r .crictl_version <<<"$pins"); PV=$(jq -r .cni_version <<<"$pins")
 REPO_IMG=$(jq -r .repo <<<"$pins")
 DL=$KF_CACHE/release-downloads; mkdir -p "$DL" "$OUT/bin/cni" "$OUT/stamps" "$OUT/images" "$OUT/image-stamps"
-# shellcheck source=bundle/lib.sh
-. "$HERE/lib.sh"
 
 # fetch URL SHA256 -> path in $DL (kept; re-downloaded only when missing or wrong).
 fetch() {
@@ -112,9 +122,9 @@ for p in "$OUT"/bin/cni/*; do stamp "cni/$(basename "$p")" "v$PV" "$p" "$url" "$
 
 # Images, named as kubeadm and kube-flannel.yml reference them. docker-archive keeps the full name
 # in RepoTags, which `ctr images import` uses as the image name.
-images=(
-  "$REPO_IMG/kube-apiserver:v$KV" "$REPO_IMG/kube-controller-manager:v$KV" "$REPO_IMG/kube-scheduler:v$KV"
-  "$REPO_IMG/kube-proxy:v$KV" "$REPO_IMG/etcd:3.5.0-0" "$REPO_IMG/coredns:v1.8.4" "$REPO_IMG/pause:3.5"
+# The Kubernetes images are what the release's kubeadm (just checked against its pin) lists.
+mapfile -t images < <("$OUT/bin/kubeadm" config images list --kubernetes-version "v$KV" --image-repository "$REPO_IMG")
+images+=(
   "docker.io/rancher/mirrored-flannelcni-flannel:v0.16.1"
   "docker.io/rancher/mirrored-flannelcni-flannel-cni-plugin:v1.0.0"
 )
