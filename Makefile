@@ -99,7 +99,7 @@ test-ha: venv host-deps bundle
 	  KF_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) $(MOLECULE) test -s ha
 
 test-labs: venv host-deps
-	scripts/ci-labs.sh
+	KF_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) KUBE_UPGRADE_VERSION=$(KUBE_UPGRADE_VERSION) scripts/ci-labs.sh
 
 lab-up: venv host-deps
 	$(LAB_ANSIBLE) $(BIN)/ansible-playbook lab/up.yml
