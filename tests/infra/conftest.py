@@ -171,6 +171,16 @@ def run_playbook(inventory: str, playbook: str, *extra: str, timeout: int = 1800
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def play_recap(output: str) -> dict:
+    """host -> {ok, changed, unreachable, failed, skipped, ...} from an ansible-playbook run's PLAY RECAP."""
+    recap = {}
+    for line in output.split('PLAY RECAP')[-1].splitlines()[1:]:
+        words = line.split()
+        if len(words) > 2 and words[1] == ':':
+            recap[words[0]] = dict((k, int(v)) for k, v in (w.split('=') for w in words[2:]))
+    return recap
+
+
 def run_verify(inventory: str, report: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """playbooks/verify.yml on `inventory`, writing every check result of the oracle to `report` and the network
     report's JSON and page beside it (verify_report_dir); `extra` are more ansible-playbook arguments

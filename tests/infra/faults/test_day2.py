@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import ha
-from conftest import _inventory, node_of, run_playbook, run_verify
+from conftest import _inventory, node_of, play_recap, run_playbook, run_verify
 
 NAMESPACE = 'kf-day2'
 SPARE_GROUP = 'lab_spare_nodes'
@@ -72,14 +72,6 @@ def _verify_until_green(inventory: str, report: Path, env: dict | None = None, l
         time.sleep(5)
 
 
-def _recap(output: str) -> dict:
-    """host -> {ok, changed, unreachable, failed, skipped, ...} from the PLAY RECAP."""
-    recap = {}
-    for line in output.split('PLAY RECAP')[-1].splitlines()[1:]:
-        words = line.split()
-        if len(words) > 2 and words[1] == ':':
-            recap[words[0]] = dict((k, int(v)) for k, v in (w.split('=') for w in words[2:]))
-    return recap
 
 
 def _join_seconds(timings: Path, host: str) -> float:
@@ -110,7 +102,7 @@ def test_scale_adds_the_spare_worker_while_another_worker_is_down(day2, tmp_path
         ha.start_node(cp, down)
     output = run.stdout + run.stderr
     assert run.returncode == 0, f'scale.yml failed with {down.name} down:\n{output[-6000:]}'
-    recap = _recap(output)
+    recap = play_recap(output)
     assert recap[name]['changed'] > 0, recap
     # the new worker and the first control plane (its node list, facts and a token) are the only hosts contacted:
     # every other host of the cluster ran no task that changed anything and was never unreachable
@@ -148,7 +140,7 @@ def test_a_second_scale_run_touches_nothing(day2):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert f'none of {name} will join' in ' '.join(output.split()), output[-4000:]
-    assert all(counts.get('changed', 0) == 0 for counts in _recap(output).values()), _recap(output)
+    assert all(counts.get('changed', 0) == 0 for counts in play_recap(output).values()), play_recap(output)
 
 
 def _kubectl(cp, args: str, timeout: int = 30):
@@ -240,3 +232,28 @@ def test_verify_catches_an_entry_left_towards_a_removed_node(day2, tmp_path):
             assert part in failed[0]['message'], failed[0]['message']
     finally:
         victim.host.run(undo)
+
+
+def test_a_worker_down_for_good_is_removed_without_being_contacted(day2, tmp_path, measured):
+    """remove_node_unreachable: the spare machine joined again, then powered off for good; remove_node.yml deletes its
+    Node (its pods with it) without contacting it, and the remaining nodes keep no entry towards it. The machine
+    stays off (a spare the lab makes; nothing after this test uses it)."""
+    inventory, grown, name, cp = day2
+    run = _play(day2, 'playbooks/scale.yml', '--limit', name)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    spare = node_of(grown, name)
+    ha.stop_node(cp, spare)
+    started = time.monotonic()
+    run = _play(day2, 'playbooks/remove_node.yml', '-e', f'node={name}', '-e', 'remove_node_unreachable=true')
+    seconds = time.monotonic() - started
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, f'remove_node.yml with {name} powered off:\n{output[-6000:]}'
+    recap = play_recap(output)
+    assert name not in recap or recap[name].get('unreachable', 0) == 0, f'{name} was contacted: {recap}'
+    assert _kubectl(cp, f'get node {name} --ignore-not-found --output name').stdout.strip() == ''
+    report = tmp_path / 'after-unreachable.json'
+    run = _verify_until_green(inventory, report)
+    assert run.returncode == 0, f'verify.yml after removing {name} unreachable:\n{(run.stdout + run.stderr)[-6000:]}'
+    strays = [r for r in json.loads(report.read_text())['results'] if r['check'] == 'no_stray_entries']
+    assert strays and all(r['status'] == 'ok' for r in strays), [r['message'] for r in strays]
+    measured(f'remove_node.yml -e node={name} -e remove_node_unreachable=true, the machine off: {seconds:.0f} s')

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import ha
-from conftest import REPO, _inventory, run_playbook, run_verify
+from conftest import REPO, _inventory, play_recap, run_playbook, run_verify
 
 NAMESPACE = 'kf-upgrade'
 HELD = 'kf-upgrade-held'
@@ -57,13 +57,6 @@ def _apply(up: Upgrade, manifest: dict) -> None:
         [0], f"echo '{json.dumps(manifest)}' | kubectl --kubeconfig {ha.ADMIN_CONF} apply -f -")
 
 
-def _recap(output: str) -> dict:
-    recap = {}
-    for line in output.split('PLAY RECAP')[-1].splitlines()[1:]:
-        words = line.split()
-        if len(words) > 2 and words[1] == ':':
-            recap[words[0]] = dict((k, int(v)) for k, v in (w.split('=') for w in words[2:]))
-    return recap
 
 
 @pytest.fixture(scope='module')
@@ -254,7 +247,7 @@ def test_a_third_run_changes_nothing(up):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert 'every node is there; nothing to do' in ' '.join(output.split()), output[-4000:]
-    changed = {h: c['changed'] for h, c in _recap(output).items() if c.get('changed')}
+    changed = {h: c['changed'] for h, c in play_recap(output).items() if c.get('changed')}
     assert not changed, f'a third upgrade.yml run changed {changed}'
     assert sorted(up.backups.glob('etcd-*')) == snapshots, 'a run with nothing to upgrade took an etcd snapshot'
 
@@ -266,6 +259,6 @@ def test_going_back_down_is_refused_before_anything_changes(up):
     output = run.stdout + run.stderr
     assert run.returncode != 0, f'upgrade.yml took the cluster back down:\n{output[-4000:]}'
     assert f'the cluster is at v{up.version}' in ' '.join(output.split()) and 'never down' in output, output[-4000:]
-    changed = {h: c['changed'] for h, c in _recap(output).items() if c.get('changed')}
+    changed = {h: c['changed'] for h, c in play_recap(output).items() if c.get('changed')}
     assert not changed, f'a refused upgrade.yml run changed {changed}'
     assert set(_versions(up).values()) == {f'v{up.version}'}
