@@ -72,8 +72,6 @@ def _verify_until_green(inventory: str, report: Path, env: dict | None = None, l
         time.sleep(5)
 
 
-
-
 def _join_seconds(timings: Path, host: str) -> float:
     record = json.loads(timings.read_text())
     for play in record['plays']:

@@ -57,8 +57,6 @@ def _apply(up: Upgrade, manifest: dict) -> None:
         [0], f"echo '{json.dumps(manifest)}' | kubectl --kubeconfig {ha.ADMIN_CONF} apply -f -")
 
 
-
-
 @pytest.fixture(scope='module')
 def up(request, tmp_path_factory):
     version, bundle = os.environ.get('KF_UPGRADE_VERSION', ''), os.environ.get('KF_UPGRADE_BUNDLE', '')
