@@ -230,28 +230,3 @@ def test_verify_catches_an_entry_left_towards_a_removed_node(day2, tmp_path):
             assert part in failed[0]['message'], failed[0]['message']
     finally:
         victim.host.run(undo)
-
-
-def test_a_worker_down_for_good_is_removed_without_being_contacted(day2, tmp_path, measured):
-    """remove_node_unreachable: the spare machine joined again, then powered off for good; remove_node.yml deletes its
-    Node (its pods with it) without contacting it, and the remaining nodes keep no entry towards it. The machine
-    stays off (a spare the lab makes; nothing after this test uses it)."""
-    inventory, grown, name, cp = day2
-    run = _play(day2, 'playbooks/scale.yml', '--limit', name)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    spare = node_of(grown, name)
-    ha.stop_node(cp, spare)
-    started = time.monotonic()
-    run = _play(day2, 'playbooks/remove_node.yml', '-e', f'node={name}', '-e', 'remove_node_unreachable=true')
-    seconds = time.monotonic() - started
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, f'remove_node.yml with {name} powered off:\n{output[-6000:]}'
-    recap = play_recap(output)
-    assert name not in recap or recap[name].get('unreachable', 0) == 0, f'{name} was contacted: {recap}'
-    assert _kubectl(cp, f'get node {name} --ignore-not-found --output name').stdout.strip() == ''
-    report = tmp_path / 'after-unreachable.json'
-    run = _verify_until_green(inventory, report)
-    assert run.returncode == 0, f'verify.yml after removing {name} unreachable:\n{(run.stdout + run.stderr)[-6000:]}'
-    strays = [r for r in json.loads(report.read_text())['results'] if r['check'] == 'no_stray_entries']
-    assert strays and all(r['status'] == 'ok' for r in strays), [r['message'] for r in strays]
-    measured(f'remove_node.yml -e node={name} -e remove_node_unreachable=true, the machine off: {seconds:.0f} s')
