@@ -249,18 +249,16 @@ base_prov() {
 
 # kube_ref NAME -> the reference the bundle's kubeadm gives the image NAME (kube-apiserver, ..., etcd, coredns,
 # pause) for $K8S_TAG under $KUBE_IMAGE_REPOSITORY: `kubeadm config images list`, no network. The names are
-# kubeadm's own choice (1.22.5: <repo>/coredns:v1.8.4; 1.23.17: <repo>/coredns/coredns:v1.8.6).
-KUBE_REFS=""
+# kubeadm's own choice (1.22.5: <repo>/coredns:v1.8.4; 1.23.17: <repo>/coredns/coredns:v1.8.6). Called inside
+# $(...), so kubeadm runs once per image (a fraction of a second).
 kube_ref() {
-  local k ref
-  if [ -z "$KUBE_REFS" ]; then
-    k=$(bin kubeadm)
-    [ "$("$k" version -o short)" = "$K8S_TAG" ] || die "the bundle's kubeadm is $("$k" version -o short), not $K8S_TAG"
-    KUBE_REFS=$("$k" config images list --kubernetes-version "$K8S_TAG" --image-repository "$KUBE_IMAGE_REPOSITORY" 2>/dev/null) \
-      || die "kubeadm config images list failed"
-  fi
-  ref=$(awk -v n="$1" '{r=$0; sub(/:[^:]*$/, "", r); m=split(r, p, "/"); if (p[m] == n) print $0}' <<<"$KUBE_REFS")
-  [ -n "$ref" ] || die "kubeadm $K8S_TAG lists no $1 image: $KUBE_REFS"
+  local k refs ref
+  k=$(bin kubeadm)
+  [ "$("$k" version -o short)" = "$K8S_TAG" ] || die "the bundle's kubeadm is $("$k" version -o short), not $K8S_TAG"
+  refs=$("$k" config images list --kubernetes-version "$K8S_TAG" --image-repository "$KUBE_IMAGE_REPOSITORY" 2>/dev/null) \
+    || die "kubeadm config images list failed"
+  ref=$(awk -v n="$1" '{r=$0; sub(/:[^:]*$/, "", r); m=split(r, p, "/"); if (p[m] == n) print $0}' <<<"$refs")
+  [ -n "$ref" ] || die "kubeadm $K8S_TAG lists no $1 image: $refs"
   echo "$ref"
 }
 
